@@ -1,0 +1,29 @@
+//! Compiles `proto/` (at the workspace root) into the messages and client
+//! stubs this crate owns. Uses `protox`, so no system `protoc` is needed.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let files = proto_files(&proto_root.join("mailadmin/v1"))?;
+    let fds = protox::Compiler::new([&proto_root])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(&files)?
+        .file_descriptor_set();
+    tonic_prost_build::configure()
+        .build_server(false)
+        .build_client(true)
+        .compile_fds(fds)?;
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+    Ok(())
+}
+
+fn proto_files(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.retain(|p| p.extension().is_some_and(|ext| ext == "proto"));
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,19 @@
+//! mailadmin's database schema, one migration set for SQLite and PostgreSQL.
+//!
+//! Conventions: ids are 64-bit integers; instants are `BIGINT` milliseconds
+//! since the Unix epoch (exact, comparable and indexable the same way on both
+//! databases); money is `BIGINT` cents, never a float or a SQLite "decimal".
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,114 @@
+//! Configuration: command-line flags, each with a `MAILADMIN_*` environment
+//! variable, and the settings the server runs with.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailadmin-server",
+    version,
+    about = "mailadmin: the control plane of an email provider"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub options: Options,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve gRPC (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "MAILADMIN_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Database: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://…`.
+    #[arg(
+        long,
+        env = "MAILADMIN_DATABASE_URL",
+        default_value = "sqlite://mailadmin.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// The provider's own mail domains (comma-separated).
+    #[arg(
+        long,
+        env = "MAILADMIN_PROVIDER_DOMAINS",
+        default_value = "mailadmin.example",
+        value_delimiter = ','
+    )]
+    pub provider_domains: Vec<String>,
+    /// Where the first start writes the operator token (owner-only file).
+    #[arg(
+        long,
+        env = "MAILADMIN_OPERATOR_TOKEN_FILE",
+        default_value = "mailadmin-operator.token"
+    )]
+    pub operator_token_file: PathBuf,
+    /// How long a token from Login stays valid, in seconds.
+    #[arg(long, env = "MAILADMIN_SESSION_TTL_SECONDS", default_value_t = 12 * 3600)]
+    pub session_ttl_seconds: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "MAILADMIN_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// What a running server needs, independent of where it came from (flags,
+/// or a test harness).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    /// Normalized (IDNA ASCII, lower case) provider domains.
+    pub provider_domains: Vec<String>,
+    /// `None`: do not write the bootstrap operator token anywhere (tests
+    /// read it from [`crate::RunningServer::operator_token`]).
+    pub operator_token_file: Option<PathBuf>,
+    pub session_ttl: Duration,
+    /// How long graceful shutdown waits for in-flight calls.
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// Settings with the defaults the binary uses, for a given database.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Settings {
+            database_url: database_url.into(),
+            provider_domains: vec!["mailadmin.example".to_string()],
+            operator_token_file: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Options {
+    pub fn settings(&self) -> Result<Settings, String> {
+        let provider_domains = self
+            .provider_domains
+            .iter()
+            .map(|d| {
+                crate::domain::address::normalize_domain("provider_domains", d.trim())
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if provider_domains.is_empty() {
+            return Err("provider_domains: at least one domain is required".into());
+        }
+        Ok(Settings {
+            database_url: self.database_url.clone(),
+            provider_domains,
+            operator_token_file: Some(self.operator_token_file.clone()),
+            session_ttl: Duration::from_secs(self.session_ttl_seconds),
+            shutdown_grace: Duration::from_secs(30),
+        })
+    }
+}

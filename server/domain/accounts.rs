@@ -1,0 +1,594 @@
+//! Accounts: creation within the organization's limits, personal data,
+//! passwords (set, change, reset), enable/disable/delete, and reading the
+//! audit log and the outbox.
+
+use super::address::EmailAddress;
+use super::model::{
+    AccountState, AuditEvent, NewAccount, OutboxMessage, Paged, ProfileUpdate, User, UserFilter,
+};
+use super::organizations::{audit, ensure_unique_account};
+use super::plans::Plan;
+use super::validate::{self, Page, Password, Username};
+use super::{App, DomainError, DomainResult, Kind, Principal, Role, secrets};
+use crate::store::Tx;
+use chrono::Duration;
+
+/// How long a password-reset token is valid.
+pub const RESET_TOKEN_TTL: Duration = Duration::hours(1);
+
+/// The raw fields of a new account, as they come off the wire.
+pub struct AccountInput {
+    pub last_name: String,
+    pub first_name: String,
+    pub username: String,
+    pub primary_address: String,
+    pub password: String,
+    pub plan: Option<Plan>,
+}
+
+impl NewAccount {
+    /// Validates every field; the first bad one is reported by name.
+    pub fn parse(input: AccountInput) -> DomainResult<NewAccount> {
+        let last_name = validate::person_name("last_name", &input.last_name)?;
+        let first_name = validate::person_name("first_name", &input.first_name)?;
+        let username = Username::parse("username", &input.username)?;
+        let primary_address = EmailAddress::parse_new("primary_address", &input.primary_address)?;
+        let password = Password::new(
+            "password",
+            &input.password,
+            username.as_str(),
+            Some(&primary_address),
+        )?;
+        Ok(NewAccount {
+            first_name,
+            last_name,
+            username,
+            primary_address,
+            password,
+            plan: input.plan.unwrap_or(Plan::Free),
+        })
+    }
+}
+
+impl App {
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        organization_id: i64,
+        account: NewAccount,
+        request_id: Option<String>,
+    ) -> DomainResult<User> {
+        let organization_id = principal.scope_organization(organization_id)?;
+        self.check_primary_address(&account.primary_address, "account.primary_address")?;
+        if let Some(request_id) = &request_id {
+            let tx = self.store().read().await?;
+            self.authorize_organization(&tx, principal, organization_id)
+                .await?;
+            if let Some(first) = tx
+                .find_user_by_request_id(organization_id, request_id)
+                .await?
+            {
+                return Ok(first);
+            }
+        }
+        let hash = secrets::hash_password(account.password.expose().to_string()).await?;
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let organization = tx
+            .lock_organization(organization_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Organization))?;
+        let terms = tx.plan_terms(organization.master_plan).await?;
+        if principal.role == Role::OrgAdmin {
+            terms.require_console()?;
+        }
+        if let Some(request_id) = &request_id {
+            // A concurrent retry may have won the race since the read above.
+            if let Some(first) = tx
+                .find_user_by_request_id(organization_id, request_id)
+                .await?
+            {
+                return Ok(first);
+            }
+        }
+        terms.check_new_account(tx.account_counts(organization_id).await?, account.plan)?;
+        ensure_unique_account(&tx, &account)
+            .await
+            .map_err(|e| e.within("account"))?;
+        let user = tx
+            .insert_user(
+                organization_id,
+                &account,
+                hash,
+                false,
+                request_id.as_deref(),
+                now,
+            )
+            .await?;
+        tx.record(
+            audit(
+                principal,
+                Some(organization_id),
+                "user.create",
+                format!("user:{}", user.id),
+            )
+            .details(format!(
+                "username={} address={} plan={}",
+                user.username,
+                user.primary_address,
+                user.plan.as_str()
+            )),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user_id = user.id, organization_id, "account created");
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
+        let tx = self.store().read().await?;
+        self.authorize_user(&tx, principal, user_id, Access::SelfOrManage)
+            .await
+    }
+
+    pub async fn list_users(
+        &self,
+        principal: &Principal,
+        organization_id: i64,
+        filter: UserFilter,
+        page: Page,
+    ) -> DomainResult<Paged<User>> {
+        let organization_id = principal.scope_organization(organization_id)?;
+        let tx = self.store().read().await?;
+        self.authorize_organization(&tx, principal, organization_id)
+            .await?;
+        let items = tx.list_users(organization_id, &filter, page).await?;
+        let next_page_token = page.next_token(items.len(), items.last().map(|u| u.id));
+        Ok(Paged {
+            items,
+            next_page_token,
+        })
+    }
+
+    pub async fn update_user_profile(
+        &self,
+        principal: &Principal,
+        user_id: i64,
+        update: ProfileUpdate,
+    ) -> DomainResult<User> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let user = self
+            .authorize_user(&tx, principal, user_id, Access::SelfOrManage)
+            .await?;
+        require_not_deleted(&user)?;
+        let updated = tx.update_profile(user_id, &update, now).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(user.organization_id),
+                "user.update_profile",
+                format!("user:{user_id}"),
+            )
+            .details(update.changed_fields().join(",")),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Admin: set a new password. The admin's own account changes its
+    /// password with ChangeOwnPassword (old password required), so a stolen
+    /// session cannot take the account over.
+    pub async fn set_password(
+        &self,
+        principal: &Principal,
+        user_id: i64,
+        password: String,
+    ) -> DomainResult<()> {
+        if principal.user_id == Some(user_id) {
+            return Err(DomainError::precondition(
+                "this is your own account: use ChangeOwnPassword",
+            ));
+        }
+        let user = {
+            let tx = self.store().read().await?;
+            self.authorize_user(&tx, principal, user_id, Access::Manage)
+                .await?
+        };
+        require_not_deleted(&user)?;
+        let password = Password::new(
+            "password",
+            &password,
+            &user.username,
+            Some(&stored_address(&user)?),
+        )?;
+        let hash = secrets::hash_password(password.expose().to_string()).await?;
+        let now = self.now();
+        let tx = self.store().write().await?;
+        tx.set_password_hash(user_id, hash, now).await?;
+        let revoked = tx.revoke_user_tokens(user_id, now).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(user.organization_id),
+                "user.set_password",
+                format!("user:{user_id}"),
+            )
+            .details(format!("revoked {revoked} tokens")),
+            now,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn change_own_password(
+        &self,
+        principal: &Principal,
+        old_password: String,
+        new_password: String,
+    ) -> DomainResult<()> {
+        let user_id = principal.own_account()?;
+        if old_password.is_empty() {
+            return Err(DomainError::invalid("old_password", "is empty"));
+        }
+        let (user, stored) = {
+            let tx = self.store().read().await?;
+            let user = tx
+                .find_user(user_id)
+                .await?
+                .ok_or(DomainError::NotFound(Kind::User))?;
+            (user, tx.password_hash(user_id).await?)
+        };
+        let password = Password::new(
+            "new_password",
+            &new_password,
+            &user.username,
+            Some(&stored_address(&user)?),
+        )?;
+        if !secrets::verify_password(old_password, Some(stored)).await {
+            return Err(DomainError::invalid(
+                "old_password",
+                "is not the current password",
+            ));
+        }
+        let hash = secrets::hash_password(password.expose().to_string()).await?;
+        let now = self.now();
+        let tx = self.store().write().await?;
+        tx.set_password_hash(user_id, hash, now).await?;
+        let revoked = tx.revoke_user_tokens(user_id, now).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(user.organization_id),
+                "user.change_own_password",
+                format!("user:{user_id}"),
+            )
+            .details(format!("revoked {revoked} tokens")),
+            now,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Sends a reset token to the account's external address, if it has one
+    /// and is enabled. Answers the same in every case.
+    pub async fn request_password_reset(&self, login: String) -> DomainResult<()> {
+        let login = normalize_login(&login)?;
+        let row = self.store().read().await?.find_login(&login).await?;
+        let Some(row) = row else {
+            tracing::debug!("password reset for an unknown login");
+            return Ok(());
+        };
+        let user = row.user;
+        let Some(recipient) = user.profile.external_email.clone() else {
+            tracing::info!(
+                user_id = user.id,
+                "password reset requested, but no external address"
+            );
+            return Ok(());
+        };
+        if user.state != AccountState::Enabled {
+            return Ok(());
+        }
+        let secret = secrets::new_secret("mar_");
+        let now = self.now();
+        let tx = self.store().write().await?;
+        tx.insert_password_reset(
+            secrets::digest(&secret),
+            user.id,
+            now,
+            now + RESET_TOKEN_TTL,
+        )
+        .await?;
+        let body = format!(
+            "Hello {},\n\nsomeone asked to reset the password of {}.\n\
+             If it was you, use this reset token within one hour:\n\n    {secret}\n\n\
+             If it was not you, ignore this message; your password is unchanged.\n",
+            user.first_name, user.primary_address
+        );
+        tx.insert_outbox(&recipient, "Reset your mailadmin password", &body, now)
+            .await?;
+        tx.record(
+            super::model::NewAuditEvent {
+                actor: format!("user {} (self-service)", user.id),
+                organization_id: Some(user.organization_id),
+                action: "user.request_password_reset",
+                target: format!("user:{}", user.id),
+                details: String::new(),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Sets a new password with a reset token; the token works once.
+    pub async fn reset_password(
+        &self,
+        reset_token: String,
+        new_password: String,
+    ) -> DomainResult<()> {
+        if reset_token.trim().is_empty() {
+            return Err(DomainError::invalid("reset_token", "is empty"));
+        }
+        if new_password.is_empty() {
+            return Err(DomainError::invalid("new_password", "is empty"));
+        }
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let Some(user_id) = tx
+            .consume_password_reset(&secrets::digest(reset_token.trim()), now)
+            .await?
+        else {
+            return Err(DomainError::invalid(
+                "reset_token",
+                "is invalid, expired or already used",
+            ));
+        };
+        let user = tx
+            .find_user(user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::User))?;
+        require_not_deleted(&user)?;
+        // An invalid new password rolls the transaction back: the token stays usable.
+        let password = Password::new(
+            "new_password",
+            &new_password,
+            &user.username,
+            Some(&stored_address(&user)?),
+        )?;
+        let hash = secrets::hash_password(password.expose().to_string()).await?;
+        tx.set_password_hash(user_id, hash, now).await?;
+        let revoked = tx.revoke_user_tokens(user_id, now).await?;
+        tx.record(
+            super::model::NewAuditEvent {
+                actor: format!("user {user_id} (reset token)"),
+                organization_id: Some(user.organization_id),
+                action: "user.reset_password",
+                target: format!("user:{user_id}"),
+                details: format!("revoked {revoked} tokens"),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn list_outbox(
+        &self,
+        _principal: &Principal,
+        page: Page,
+    ) -> DomainResult<Paged<OutboxMessage>> {
+        let tx = self.store().read().await?;
+        let items = tx.list_outbox(page).await?;
+        let next_page_token = page.next_token(items.len(), items.last().map(|m| m.id));
+        Ok(Paged {
+            items,
+            next_page_token,
+        })
+    }
+
+    pub async fn disable_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
+        self.change_state(principal, user_id, AccountState::Disabled)
+            .await
+    }
+
+    pub async fn enable_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
+        self.change_state(principal, user_id, AccountState::Enabled)
+            .await
+    }
+
+    /// Deletes a disabled account for good: a tombstone keeps its username
+    /// and provider addresses from ever being reissued.
+    pub async fn delete_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
+        self.change_state(principal, user_id, AccountState::Deleted)
+            .await
+    }
+
+    async fn change_state(
+        &self,
+        principal: &Principal,
+        user_id: i64,
+        to: AccountState,
+    ) -> DomainResult<User> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let user = self
+            .authorize_user(&tx, principal, user_id, Access::Manage)
+            .await?;
+        require_not_deleted(&user)?;
+        if user.is_master {
+            match to {
+                AccountState::Deleted => {
+                    return Err(DomainError::precondition(
+                        "the master account is deleted only with its organization",
+                    ));
+                }
+                AccountState::Disabled if principal.role == Role::OrgAdmin => {
+                    return Err(DomainError::precondition(
+                        "an organization's admin cannot disable its own master account",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if to == AccountState::Deleted && user.state != AccountState::Disabled {
+            return Err(DomainError::precondition(
+                "only a disabled account can be deleted: disable it first",
+            ));
+        }
+        if user.state == to {
+            return Ok(user);
+        }
+        let action = match to {
+            AccountState::Enabled => "user.enable",
+            AccountState::Disabled => "user.disable",
+            AccountState::Deleted => "user.delete",
+        };
+        let mut revoked = 0;
+        if to == AccountState::Deleted {
+            tx.tombstone_user(user_id, &self.settings().provider_domains, now)
+                .await?;
+        } else {
+            tx.set_user_state(user_id, to, now).await?;
+        }
+        if to != AccountState::Enabled {
+            revoked = tx.revoke_user_tokens(user_id, now).await?;
+        }
+        tx.record(
+            audit(
+                principal,
+                Some(user.organization_id),
+                action,
+                format!("user:{user_id}"),
+            )
+            .details(format!(
+                "{} -> {}; revoked {revoked} tokens",
+                user.state.as_str(),
+                to.as_str()
+            )),
+            now,
+        )
+        .await?;
+        let after = tx
+            .find_user(user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::User))?;
+        tx.commit().await?;
+        tracing::info!(user_id, state = to.as_str(), "account state changed");
+        Ok(after)
+    }
+
+    pub async fn list_audit_events(
+        &self,
+        principal: &Principal,
+        organization_id: i64,
+        page: Page,
+    ) -> DomainResult<Paged<AuditEvent>> {
+        let tx = self.store().read().await?;
+        let scope = if principal.is_operator() && organization_id == 0 {
+            None
+        } else {
+            let organization_id = principal.scope_organization(organization_id)?;
+            self.authorize_organization(&tx, principal, organization_id)
+                .await?;
+            Some(organization_id)
+        };
+        let items = tx.list_audit(scope, page).await?;
+        let next_page_token = page.next_token(items.len(), items.last().map(|e| e.id));
+        Ok(Paged {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Loads an account the caller may act on, or NotFound. `SelfOrManage`
+    /// also lets any caller reach its own account (self-service); managing
+    /// another account needs the organization's console open.
+    pub(crate) async fn authorize_user(
+        &self,
+        tx: &Tx,
+        principal: &Principal,
+        user_id: i64,
+        access: Access,
+    ) -> DomainResult<User> {
+        let user = tx
+            .find_user(user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::User))?;
+        if access == Access::SelfOrManage && principal.user_id == Some(user_id) {
+            return Ok(user);
+        }
+        if !principal.manages(user.organization_id) {
+            return Err(DomainError::NotFound(Kind::User));
+        }
+        self.authorize_organization(tx, principal, user.organization_id)
+            .await?;
+        Ok(user)
+    }
+}
+
+/// How a call reaches an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The account itself, or whoever manages its organization.
+    SelfOrManage,
+    /// Only whoever manages its organization.
+    Manage,
+}
+
+fn require_not_deleted(user: &User) -> DomainResult<()> {
+    if user.state == AccountState::Deleted {
+        Err(DomainError::precondition(format!(
+            "account {} is deleted",
+            user.id
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn stored_address(user: &User) -> DomainResult<EmailAddress> {
+    EmailAddress::parse("primary_address", &user.primary_address)
+        .map_err(|e| DomainError::internal(format!("user {}: stored address: {e}", user.id)))
+}
+
+/// A login is a username or a primary address; both are stored normalized.
+pub(crate) fn normalize_login(login: &str) -> DomainResult<String> {
+    let login = login.trim();
+    if login.is_empty() {
+        return Err(DomainError::invalid("login", "is empty"));
+    }
+    if login.contains('@') {
+        // An unparseable address cannot match any account: look it up as
+        // typed (lower-cased) so the answer stays "invalid login".
+        Ok(EmailAddress::parse("login", login)
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| login.to_lowercase()))
+    } else {
+        Ok(login.to_ascii_lowercase())
+    }
+}
+
+impl ProfileUpdate {
+    /// Names of the fields this update touches, for the audit log.
+    pub fn changed_fields(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        let mut note = |set: bool, name| {
+            if set {
+                fields.push(name);
+            }
+        };
+        note(self.first_name.is_some(), "first_name");
+        note(self.last_name.is_some(), "last_name");
+        note(self.external_email.is_some(), "external_email");
+        note(self.mobile_phone.is_some(), "mobile_phone");
+        note(self.postal_address.is_some(), "postal_address");
+        note(self.birth_date.is_some(), "birth_date");
+        note(self.photo.is_some(), "photo");
+        fields
+    }
+}

@@ -1,0 +1,295 @@
+//! Email addresses, parsed and normalized in one place: domain in IDNA ASCII
+//! form (UTS-46, through the `idna` crate), everything lower-cased, RFC 5321
+//! lengths. Two spellings of one mailbox (`John@Bücher.Example`,
+//! `john@xn--bcher-kva.example`) normalize to the same value.
+
+use super::error::{DomainError, DomainResult};
+use std::fmt;
+
+const MAX_LOCAL: usize = 64;
+const MAX_DOMAIN: usize = 253;
+const MAX_ADDRESS: usize = 254;
+
+/// A normalized email address (`local@domain`, ASCII, lower case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EmailAddress {
+    normalized: String,
+    at: usize,
+}
+
+impl EmailAddress {
+    /// Parses an address as given by a person or a mail server, for lookups:
+    /// a `+tag` is allowed (delivery strips it), quoted local parts are not.
+    pub fn parse(field: &str, input: &str) -> DomainResult<Self> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(DomainError::invalid(field, "is empty"));
+        }
+        let at = input
+            .rfind('@')
+            .ok_or_else(|| DomainError::invalid(field, "has no '@'"))?;
+        let (local, domain) = (&input[..at], &input[at + 1..]);
+        let local = normalize_local(field, local)?;
+        let domain = normalize_domain(field, domain)?;
+        let normalized = format!("{local}@{domain}");
+        if normalized.len() > MAX_ADDRESS {
+            return Err(DomainError::invalid(
+                field,
+                format!("is longer than {MAX_ADDRESS} octets"),
+            ));
+        }
+        Ok(EmailAddress {
+            at: local.len(),
+            normalized,
+        })
+    }
+
+    /// Parses an address that is about to be given to an account: on top of
+    /// [`EmailAddress::parse`], the sub-address delimiter `+` is refused.
+    pub fn parse_new(field: &str, input: &str) -> DomainResult<Self> {
+        let address = Self::parse(field, input)?;
+        if address.local().contains('+') {
+            return Err(DomainError::invalid(
+                field,
+                "'+' is the sub-address delimiter and cannot be part of a new address",
+            ));
+        }
+        Ok(address)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.normalized
+    }
+
+    pub fn local(&self) -> &str {
+        &self.normalized[..self.at]
+    }
+
+    /// The domain in IDNA ASCII form.
+    pub fn domain(&self) -> &str {
+        &self.normalized[self.at + 1..]
+    }
+
+    /// The address with its domain in Unicode, for display.
+    pub fn display(&self) -> String {
+        let (unicode, result) = idna::domain_to_unicode(self.domain());
+        match result {
+            Ok(()) => format!("{}@{}", self.local(), unicode),
+            Err(_) => self.normalized.clone(),
+        }
+    }
+
+    /// The address without its `+tag`, if it has one.
+    pub fn without_subaddress(&self) -> Option<EmailAddress> {
+        let plus = self.local().find('+')?;
+        let local = &self.local()[..plus];
+        if local.is_empty() {
+            return None;
+        }
+        Some(EmailAddress {
+            normalized: format!("{local}@{}", self.domain()),
+            at: local.len(),
+        })
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.normalized)
+    }
+}
+
+fn normalize_local(field: &str, local: &str) -> DomainResult<String> {
+    if local.is_empty() {
+        return Err(DomainError::invalid(field, "local part is empty"));
+    }
+    if local.starts_with('"') {
+        return Err(DomainError::invalid(
+            field,
+            "quoted local parts are not accepted",
+        ));
+    }
+    if local.len() > MAX_LOCAL {
+        return Err(DomainError::invalid(
+            field,
+            format!("local part is longer than {MAX_LOCAL} octets"),
+        ));
+    }
+    if let Some(bad) = local.chars().find(|c| !is_atext(*c) && *c != '.') {
+        return Err(DomainError::invalid(
+            field,
+            format!("local part contains {bad:?}, which is not allowed"),
+        ));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(DomainError::invalid(
+            field,
+            "local part has a leading, trailing or double dot",
+        ));
+    }
+    Ok(local.to_ascii_lowercase())
+}
+
+/// RFC 5322 `atext`, ASCII only (no SMTPUTF8 local parts).
+fn is_atext(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
+}
+
+/// Normalizes a domain to its lower-case IDNA ASCII form.
+pub fn normalize_domain(field: &str, domain: &str) -> DomainResult<String> {
+    if domain.is_empty() {
+        return Err(DomainError::invalid(field, "domain is empty"));
+    }
+    if domain.ends_with('.') {
+        return Err(DomainError::invalid(field, "domain has a trailing dot"));
+    }
+    if domain.starts_with('[') {
+        return Err(DomainError::invalid(
+            field,
+            "address literals are not accepted",
+        ));
+    }
+    let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| {
+        DomainError::invalid(field, "domain is not a valid (internationalized) host name")
+    })?;
+    if ascii.len() > MAX_DOMAIN {
+        return Err(DomainError::invalid(
+            field,
+            format!("domain is longer than {MAX_DOMAIN} octets"),
+        ));
+    }
+    if ascii.split('.').any(str::is_empty) {
+        return Err(DomainError::invalid(field, "domain has an empty label"));
+    }
+    if !ascii.contains('.') {
+        return Err(DomainError::invalid(
+            field,
+            "domain needs at least two labels",
+        ));
+    }
+    Ok(ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> String {
+        EmailAddress::parse_new("address", input)
+            .unwrap_or_else(|e| panic!("{input:?} should parse: {e}"))
+            .to_string()
+    }
+
+    fn reason(input: &str) -> String {
+        match EmailAddress::parse_new("address", input) {
+            Err(DomainError::Invalid { field, reason }) => {
+                assert_eq!(field, "address");
+                reason
+            }
+            other => panic!("{input:?} should be invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn normalizes_case_and_idna() {
+        assert_eq!(
+            ok("John.Doe@Bücher.Example"),
+            "john.doe@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            ok("john.doe@xn--bcher-kva.example"),
+            "john.doe@xn--bcher-kva.example"
+        );
+        assert_eq!(ok("  alice@EXAMPLE.com "), "alice@example.com");
+        // Fullwidth letters map to ASCII under UTS-46.
+        assert_eq!(ok("bob@ｅｘａｍｐｌｅ.com"), "bob@example.com");
+    }
+
+    #[test]
+    fn display_keeps_unicode_domain() {
+        let a = EmailAddress::parse("a", "x@xn--bcher-kva.example").unwrap();
+        assert_eq!(a.display(), "x@bücher.example");
+    }
+
+    #[test]
+    fn refuses_malformed_addresses_with_a_reason() {
+        let cases = [
+            ("", "is empty"),
+            ("no-at-sign", "has no '@'"),
+            ("@example.com", "local part is empty"),
+            ("alice@", "domain is empty"),
+            ("alice@example.com.", "domain has a trailing dot"),
+            ("alice@example..com", "domain is not a valid"),
+            ("alice@localhost", "at least two labels"),
+            ("\"quoted\"@example.com", "quoted local parts"),
+            ("a+tag@example.com", "sub-address delimiter"),
+            (".alice@example.com", "leading, trailing or double dot"),
+            ("al..ice@example.com", "leading, trailing or double dot"),
+            ("alice.@example.com", "leading, trailing or double dot"),
+            ("al ice@example.com", "not allowed"),
+            ("jöhn@example.com", "not allowed"),
+            ("alice@[127.0.0.1]", "address literals"),
+            ("alice@exa_mple.com", "domain is not a valid"),
+        ];
+        for (input, expected) in cases {
+            let got = reason(input);
+            assert!(
+                got.contains(expected),
+                "{input:?}: {got:?} lacks {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn enforces_rfc5321_lengths() {
+        let local64 = "a".repeat(64);
+        assert_eq!(ok(&format!("{local64}@example.com")).len(), 64 + 12);
+        assert!(reason(&format!("{}@example.com", "a".repeat(65))).contains("64 octets"));
+
+        // 253-octet domain: four labels of 63 plus ".com"-like tail.
+        let label = "b".repeat(63);
+        let domain253 = format!("{label}.{label}.{label}.{}", "c".repeat(61));
+        assert_eq!(domain253.len(), 253);
+        assert!(
+            EmailAddress::parse("a", &format!("x@{domain253}")).is_err_and(|e| {
+                // 1 + 1 + 253 = 255 > 254: the whole address is too long.
+                e.to_string().contains("254 octets")
+            })
+        );
+        let domain252 = format!("{label}.{label}.{label}.{}", "c".repeat(60));
+        assert_eq!(ok(&format!("x@{domain252}")).len(), 254);
+        let too_long_domain = format!("{label}.{label}.{label}.{label}.com");
+        assert!(reason(&format!("x@{too_long_domain}")).contains("domain"));
+    }
+
+    #[test]
+    fn mixed_script_and_confusable_domains_are_distinct_mailboxes() {
+        // Cyrillic "а" (U+0430) is not Latin "a": a different domain, never
+        // silently merged with the Latin one.
+        let latin = ok("x@paypal.com");
+        let mixed = ok("x@pаypal.com");
+        assert_ne!(latin, mixed);
+        assert!(mixed.contains("xn--"));
+    }
+
+    #[test]
+    fn subaddress_is_stripped_for_lookups() {
+        let a = EmailAddress::parse("a", "Alice+News@Example.com").unwrap();
+        assert_eq!(
+            a.without_subaddress().unwrap().as_str(),
+            "alice@example.com"
+        );
+        assert!(
+            EmailAddress::parse("a", "alice@example.com")
+                .unwrap()
+                .without_subaddress()
+                .is_none()
+        );
+        assert!(
+            EmailAddress::parse("a", "+x@example.com")
+                .unwrap()
+                .without_subaddress()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! Business rules: plain Rust types and decisions, no tonic and no sea-orm.
+//! `App` is the entry point the gRPC handlers call; each module adds the
+//! operations of one area to it and carries them out through `store`.
+
+pub mod accounts;
+pub mod address;
+pub mod clock;
+pub mod error;
+pub mod groups;
+pub mod model;
+pub mod organizations;
+pub mod plans;
+pub mod principal;
+pub mod secrets;
+pub mod tokens;
+pub mod validate;
+
+pub use error::{DomainError, DomainResult, Kind};
+pub use principal::{Principal, Role};
+
+use crate::config::Settings;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use clock::Clock;
+use std::sync::Arc;
+
+/// The application: storage, time and settings, shared by every handler.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    settings: Arc<Settings>,
+}
+
+impl App {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
+        App {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether `domain` (IDNA ASCII) is one of the provider's own domains.
+    pub fn is_provider_domain(&self, domain: &str) -> bool {
+        self.settings.provider_domains.iter().any(|d| d == domain)
+    }
+}

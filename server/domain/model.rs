@@ -1,0 +1,206 @@
+//! The objects mailadmin manages, as plain Rust values.
+
+use super::address::EmailAddress;
+use super::plans::Plan;
+use super::principal::Role;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    Enabled,
+    Disabled,
+    Deleted,
+}
+
+impl AccountState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Enabled => "enabled",
+            AccountState::Disabled => "disabled",
+            AccountState::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse_stored(stored: &str) -> Option<Self> {
+        Some(match stored {
+            "enabled" => AccountState::Enabled,
+            "disabled" => AccountState::Disabled,
+            "deleted" => AccountState::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: i64,
+    pub name: String,
+    pub master_user_id: i64,
+    pub master_plan: Plan,
+    pub account_count: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostalAddress {
+    pub lines: Vec<String>,
+    pub postal_code: String,
+    pub city: String,
+    pub region: String,
+    pub country: String,
+}
+
+impl PostalAddress {
+    pub fn is_empty(&self) -> bool {
+        self == &PostalAddress::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub external_email: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub postal_address: Option<PostalAddress>,
+    pub birth_date: Option<String>,
+    pub photo: Option<Photo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub organization_id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub primary_address: String,
+    pub plan: Plan,
+    pub state: AccountState,
+    pub is_master: bool,
+    pub profile: Profile,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A validated request to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub first_name: String,
+    pub last_name: String,
+    pub username: super::validate::Username,
+    pub primary_address: EmailAddress,
+    pub password: super::validate::Password,
+    pub plan: Plan,
+}
+
+/// A validated profile update: `None` keeps a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub external_email: Option<Option<String>>,
+    pub mobile_phone: Option<Option<String>>,
+    pub postal_address: Option<Option<PostalAddress>>,
+    pub birth_date: Option<Option<String>>,
+    pub photo: Option<Option<Photo>>,
+}
+
+/// Filters of ListUsers.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub state: Option<AccountState>,
+    pub plan: Option<Plan>,
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub role: Role,
+    pub organization_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A validated CreateToken request.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub role: Role,
+    pub organization_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub description: String,
+    pub ttl: Option<chrono::Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+    pub user_id: i64,
+    pub organization_id: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupSharing {
+    pub calendars: bool,
+    pub documents: bool,
+    pub contacts: bool,
+    pub mailboxes: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: i64,
+    pub organization_id: i64,
+    pub name: String,
+    pub sharing: GroupSharing,
+    pub member_count: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub organization_id: Option<i64>,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+}
+
+/// An audit event about to be recorded (in the same transaction as the
+/// change it describes).
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub actor: String,
+    pub organization_id: Option<i64>,
+    pub action: &'static str,
+    pub target: String,
+    pub details: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of a list, and the token of the next (empty at the end).
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}

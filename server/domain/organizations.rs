@@ -1,0 +1,207 @@
+//! Organizations and their master accounts (operator calls), and the
+//! access rules every organization-scoped call goes through.
+
+use super::address::EmailAddress;
+use super::model::{NewAccount, NewAuditEvent, Organization, Paged, User};
+use super::plans::Plan;
+use super::validate::Page;
+use super::{App, DomainError, DomainResult, Kind, Principal, Role, secrets};
+use crate::store::Tx;
+
+const ROLE_LOCAL_PARTS: [&str; 3] = ["postmaster", "support", "abuse"];
+
+impl App {
+    pub async fn create_organization(
+        &self,
+        principal: &Principal,
+        name: String,
+        master: NewAccount,
+    ) -> DomainResult<(Organization, User)> {
+        self.check_primary_address(&master.primary_address, "master.primary_address")?;
+        let hash = secrets::hash_password(master.password.expose().to_string()).await?;
+        let now = self.now();
+        let tx = self.store().write().await?;
+        ensure_unique_account(&tx, &master)
+            .await
+            .map_err(|e| e.within("master"))?;
+        let organization_id = tx.insert_organization(&name, now).await?;
+        let user = tx
+            .insert_user(organization_id, &master, hash, true, None, now)
+            .await?;
+        tx.set_organization_master(organization_id, user.id).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(organization_id),
+                "organization.create",
+                format!("organization:{organization_id}"),
+            )
+            .details(format!(
+                "name={name:?} master={} plan={}",
+                user.username,
+                user.plan.as_str()
+            )),
+            now,
+        )
+        .await?;
+        let organization = tx
+            .find_organization(organization_id)
+            .await?
+            .ok_or_else(|| DomainError::internal("organization vanished"))?;
+        tx.commit().await?;
+        Ok((organization, user))
+    }
+
+    pub async fn get_organization(
+        &self,
+        _principal: &Principal,
+        id: i64,
+    ) -> DomainResult<Organization> {
+        let tx = self.store().read().await?;
+        tx.find_organization(id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Organization))
+    }
+
+    pub async fn list_organizations(
+        &self,
+        _principal: &Principal,
+        page: Page,
+    ) -> DomainResult<Paged<Organization>> {
+        let tx = self.store().read().await?;
+        let items = tx.list_organizations(page).await?;
+        let next_page_token = page.next_token(items.len(), items.last().map(|o| o.id));
+        Ok(Paged {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Sets the master account's plan: the customer's own subscription,
+    /// paid outside the credit. Lowered limits stop new additions only.
+    pub async fn set_master_plan(
+        &self,
+        principal: &Principal,
+        id: i64,
+        plan: Plan,
+    ) -> DomainResult<Organization> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let before = tx
+            .lock_organization(id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Organization))?;
+        tx.set_user_plan(before.master_user_id, plan, now).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(id),
+                "organization.set_master_plan",
+                format!("organization:{id}"),
+            )
+            .details(format!(
+                "{} -> {}",
+                before.master_plan.as_str(),
+                plan.as_str()
+            )),
+            now,
+        )
+        .await?;
+        let after = tx
+            .find_organization(id)
+            .await?
+            .ok_or_else(|| DomainError::internal("organization vanished"))?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Where a new primary address may be: on a provider domain, and not one
+    /// of the provider's role addresses. (Custom domains come with DomainService.)
+    pub(crate) fn check_primary_address(
+        &self,
+        address: &EmailAddress,
+        field: &str,
+    ) -> DomainResult<()> {
+        if !self.is_provider_domain(address.domain()) {
+            return Err(DomainError::invalid(
+                field,
+                format!("{} is not a domain of this provider", address.domain()),
+            ));
+        }
+        if ROLE_LOCAL_PARTS.contains(&address.local()) {
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "{}@ belongs to the provider on its own domains",
+                    address.local()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the caller may manage `organization_id`: it exists, it is
+    /// within the caller's reach (NotFound otherwise), and for an org admin
+    /// the console is open (the master is not on Free).
+    pub(crate) async fn authorize_organization(
+        &self,
+        tx: &Tx,
+        principal: &Principal,
+        organization_id: i64,
+    ) -> DomainResult<Organization> {
+        if !principal.manages(organization_id) {
+            return Err(DomainError::NotFound(Kind::Organization));
+        }
+        let organization = tx
+            .find_organization(organization_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Organization))?;
+        if principal.role == Role::OrgAdmin {
+            tx.plan_terms(organization.master_plan)
+                .await?
+                .require_console()?;
+        }
+        Ok(organization)
+    }
+}
+
+/// Username and address must be free; checked inside the writing
+/// transaction (the unique keys back it up under races).
+pub(crate) async fn ensure_unique_account(tx: &Tx, account: &NewAccount) -> DomainResult<()> {
+    if tx.username_taken(account.username.as_str()).await? {
+        return Err(DomainError::AlreadyExists {
+            kind: Kind::Username,
+            detail: format!("{:?} is taken", account.username.as_str()),
+        });
+    }
+    if tx.address_taken(account.primary_address.as_str()).await? {
+        return Err(DomainError::AlreadyExists {
+            kind: Kind::Address,
+            detail: format!("{} is taken", account.primary_address),
+        });
+    }
+    Ok(())
+}
+
+/// Starts an audit event for `principal` doing `action` on `target`.
+pub(crate) fn audit(
+    principal: &Principal,
+    organization_id: Option<i64>,
+    action: &'static str,
+    target: String,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        actor: principal.actor(),
+        organization_id,
+        action,
+        target,
+        details: String::new(),
+    }
+}
+
+impl NewAuditEvent {
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.details = details.into();
+        self
+    }
+}

@@ -1,0 +1,314 @@
+//! Bearer tokens: who a request speaks for. Operators make API tokens;
+//! Login makes expiring session tokens; the first start makes an operator
+//! token so the platform can be bootstrapped.
+
+use super::accounts::normalize_login;
+use super::model::{AccountState, NewToken, Paged, Session, TokenInfo};
+use super::organizations::audit;
+use super::validate::{self, Page};
+use super::{App, DomainError, DomainResult, Kind, Principal, Role, secrets};
+use crate::store::TokenRow;
+
+/// The fields of a CreateToken request, as they come off the wire.
+pub struct TokenInput {
+    pub role: Option<Role>,
+    pub organization_id: i64,
+    pub user_id: i64,
+    pub description: String,
+    pub ttl_seconds: i64,
+}
+
+impl NewToken {
+    pub fn parse(input: TokenInput) -> DomainResult<NewToken> {
+        let role = input
+            .role
+            .ok_or_else(|| DomainError::invalid("role", "is required"))?;
+        let id = |field: &str, value: i64| match value {
+            0 => Ok(None),
+            v if v > 0 => Ok(Some(v)),
+            _ => Err(DomainError::invalid(field, "must be positive")),
+        };
+        let organization_id = id("organization_id", input.organization_id)?;
+        let user_id = id("user_id", input.user_id)?;
+        match role {
+            Role::Operator | Role::Delivery => {
+                if organization_id.is_some() || user_id.is_some() {
+                    return Err(DomainError::invalid(
+                        if organization_id.is_some() {
+                            "organization_id"
+                        } else {
+                            "user_id"
+                        },
+                        format!("must be empty for role {}", role.as_str()),
+                    ));
+                }
+            }
+            Role::OrgAdmin | Role::User => {
+                if organization_id.is_none() {
+                    return Err(DomainError::invalid(
+                        "organization_id",
+                        format!("is required for role {}", role.as_str()),
+                    ));
+                }
+                if role == Role::User && user_id.is_none() {
+                    return Err(DomainError::invalid("user_id", "is required for role user"));
+                }
+            }
+        }
+        let description = validate::bounded_text("description", &input.description, 200)?;
+        let ttl = match input.ttl_seconds {
+            0 => None,
+            s if s > 0 => Some(chrono::Duration::seconds(s)),
+            _ => return Err(DomainError::invalid("ttl_seconds", "must not be negative")),
+        };
+        Ok(NewToken {
+            role,
+            organization_id,
+            user_id,
+            description,
+            ttl,
+        })
+    }
+}
+
+impl App {
+    /// The principal behind a bearer secret, if it is active.
+    pub async fn authenticate_token(&self, secret: &str) -> DomainResult<Principal> {
+        self.store()
+            .principal_for(&secrets::digest(secret), self.now())
+            .await?
+            .ok_or_else(|| DomainError::Unauthenticated("invalid or expired token".into()))
+    }
+
+    /// Makes an operator token when none is active (the first start on an
+    /// empty database), and returns its secret.
+    pub async fn bootstrap_operator_token(&self) -> DomainResult<Option<String>> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        if tx.has_active_operator_token(now).await? {
+            return Ok(None);
+        }
+        let secret = secrets::new_secret("mat_");
+        let token = tx
+            .insert_token(
+                TokenRow {
+                    digest: secrets::digest(&secret),
+                    role: Role::Operator,
+                    organization_id: None,
+                    user_id: None,
+                    description: "bootstrap operator token (first start)",
+                    expires_at: None,
+                },
+                now,
+            )
+            .await?;
+        tx.record(
+            super::model::NewAuditEvent {
+                actor: "system".into(),
+                organization_id: None,
+                action: "token.bootstrap",
+                target: format!("token:{}", token.id),
+                details: String::new(),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(secret))
+    }
+
+    pub async fn create_token(
+        &self,
+        principal: &Principal,
+        new: NewToken,
+    ) -> DomainResult<(TokenInfo, String)> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let mut user_id = new.user_id;
+        if let Some(organization_id) = new.organization_id {
+            let organization = tx
+                .find_organization(organization_id)
+                .await?
+                .ok_or(DomainError::NotFound(Kind::Organization))?;
+            match new.role {
+                Role::OrgAdmin => {
+                    if user_id.is_some_and(|u| u != organization.master_user_id) {
+                        return Err(DomainError::invalid(
+                            "user_id",
+                            "an org_admin token speaks for the organization's master account; leave it 0",
+                        ));
+                    }
+                    user_id = Some(organization.master_user_id);
+                }
+                _ => {
+                    let id =
+                        user_id.ok_or_else(|| DomainError::invalid("user_id", "is required"))?;
+                    let user = tx
+                        .find_user(id)
+                        .await?
+                        .ok_or(DomainError::NotFound(Kind::User))?;
+                    if user.organization_id != organization_id {
+                        return Err(DomainError::NotFound(Kind::User));
+                    }
+                }
+            }
+            let account = tx.find_user(user_id.unwrap_or_default()).await?;
+            if account.is_none_or(|a| a.state != AccountState::Enabled) {
+                return Err(DomainError::precondition("the account is not enabled"));
+            }
+        }
+        let secret = secrets::new_secret("mat_");
+        let token = tx
+            .insert_token(
+                TokenRow {
+                    digest: secrets::digest(&secret),
+                    role: new.role,
+                    organization_id: new.organization_id,
+                    user_id,
+                    description: &new.description,
+                    expires_at: new.ttl.map(|ttl| now + ttl),
+                },
+                now,
+            )
+            .await?;
+        tx.record(
+            audit(
+                principal,
+                new.organization_id,
+                "token.create",
+                format!("token:{}", token.id),
+            )
+            .details(format!(
+                "role={} description={:?}",
+                new.role.as_str(),
+                new.description
+            )),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((token, secret))
+    }
+
+    pub async fn revoke_token(
+        &self,
+        principal: &Principal,
+        token_id: i64,
+    ) -> DomainResult<TokenInfo> {
+        if token_id <= 0 {
+            return Err(DomainError::invalid("token_id", "must be positive"));
+        }
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let token = tx
+            .find_token(token_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Token))?;
+        tx.revoke_token(token_id, now).await?;
+        tx.record(
+            audit(
+                principal,
+                token.organization_id,
+                "token.revoke",
+                format!("token:{token_id}"),
+            ),
+            now,
+        )
+        .await?;
+        let token = tx
+            .find_token(token_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Token))?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    pub async fn list_tokens(
+        &self,
+        _principal: &Principal,
+        organization_id: i64,
+        include_inactive: bool,
+        page: Page,
+    ) -> DomainResult<Paged<TokenInfo>> {
+        if organization_id < 0 {
+            return Err(DomainError::invalid(
+                "organization_id",
+                "must not be negative",
+            ));
+        }
+        let tx = self.store().read().await?;
+        let scope = (organization_id > 0).then_some(organization_id);
+        let items = tx
+            .list_tokens(scope, include_inactive, page, self.now())
+            .await?;
+        let next_page_token = page.next_token(items.len(), items.last().map(|t| t.id));
+        Ok(Paged {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Exchanges a login and password for a session token. Unknown logins,
+    /// wrong passwords and disabled accounts get the same answer after the
+    /// same work (a dummy hash is verified for unknown logins).
+    pub async fn login(&self, login: String, password: String) -> DomainResult<Session> {
+        let login = normalize_login(&login)?;
+        if password.is_empty() {
+            return Err(DomainError::invalid("password", "is empty"));
+        }
+        let row = self.store().read().await?.find_login(&login).await?;
+        let hash = row.as_ref().map(|r| r.password_hash.clone());
+        let matches = secrets::verify_password(password, hash).await;
+        let refused = || DomainError::Unauthenticated("invalid login or password".into());
+        let Some(row) = row else {
+            return Err(refused());
+        };
+        if !matches || row.user.state != AccountState::Enabled {
+            return Err(refused());
+        }
+        let user = row.user;
+        let role = if user.is_master {
+            Role::OrgAdmin
+        } else {
+            Role::User
+        };
+        let now = self.now();
+        let expires_at = now
+            + chrono::Duration::from_std(self.settings().session_ttl)
+                .map_err(DomainError::internal)?;
+        let secret = secrets::new_secret("mat_");
+        let tx = self.store().write().await?;
+        let token = tx
+            .insert_token(
+                TokenRow {
+                    digest: secrets::digest(&secret),
+                    role,
+                    organization_id: Some(user.organization_id),
+                    user_id: Some(user.id),
+                    description: "session (Login)",
+                    expires_at: Some(expires_at),
+                },
+                now,
+            )
+            .await?;
+        tx.record(
+            super::model::NewAuditEvent {
+                actor: format!("{} user {}", role.as_str(), user.id),
+                organization_id: Some(user.organization_id),
+                action: "session.login",
+                target: format!("token:{}", token.id),
+                details: String::new(),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Session {
+            token: secret,
+            role,
+            expires_at,
+            user_id: user.id,
+            organization_id: user.organization_id,
+        })
+    }
+}

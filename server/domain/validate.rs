@@ -1,0 +1,284 @@
+//! Input rules for the values people type: usernames, names, passwords,
+//! personal data, page sizes. Each refusal names the field and the reason.
+
+use super::address::EmailAddress;
+use super::error::{DomainError, DomainResult};
+
+/// A platform-unique login name: `[a-z0-9._-]`, 3 to 64, stored lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(field: &str, input: &str) -> DomainResult<Self> {
+        let lowered = input.trim().to_ascii_lowercase();
+        let length = lowered.chars().count();
+        if !(3..=64).contains(&length) {
+            return Err(DomainError::invalid(
+                field,
+                format!("must be 3 to 64 characters, got {length}"),
+            ));
+        }
+        if let Some(bad) = lowered
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c)))
+        {
+            return Err(DomainError::invalid(
+                field,
+                format!("contains {bad:?}; allowed are a-z, 0-9, '.', '_' and '-'"),
+            ));
+        }
+        Ok(Username(lowered))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's first or last name: trimmed, 1 to 200 characters, no control
+/// characters.
+pub fn person_name(field: &str, input: &str) -> DomainResult<String> {
+    bounded_text(field, input, 200)
+}
+
+/// Trimmed free text of 1 to `max` characters without control characters.
+pub fn bounded_text(field: &str, input: &str, max: usize) -> DomainResult<String> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(DomainError::invalid(field, "is empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(DomainError::invalid(field, "contains control characters"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A password that passed the policy. Never logged: Debug hides it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
+impl Password {
+    /// SPEC: 10 to 128 characters, not equal to the username or the address
+    /// (case-insensitively).
+    pub fn new(
+        field: &str,
+        input: &str,
+        username: &str,
+        address: Option<&EmailAddress>,
+    ) -> DomainResult<Self> {
+        let length = input.chars().count();
+        if !(10..=128).contains(&length) {
+            return Err(DomainError::invalid(
+                field,
+                format!("must be 10 to 128 characters, got {length}"),
+            ));
+        }
+        let lowered = input.to_lowercase();
+        if lowered == username.to_lowercase() {
+            return Err(DomainError::invalid(field, "must not equal the username"));
+        }
+        if address.is_some_and(|a| lowered == a.as_str() || lowered == a.display()) {
+            return Err(DomainError::invalid(field, "must not equal the address"));
+        }
+        Ok(Password(input.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An E.164 phone number: '+', then 8 to 15 digits (spaces and dashes
+/// between digits are dropped).
+pub fn phone(field: &str, input: &str) -> DomainResult<String> {
+    let compact: String = input
+        .trim()
+        .chars()
+        .filter(|c| *c != ' ' && *c != '-')
+        .collect();
+    let digits = compact.strip_prefix('+').ok_or_else(|| {
+        DomainError::invalid(field, "must be in international form, starting with '+'")
+    })?;
+    if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(DomainError::invalid(
+            field,
+            "must be '+' and 8 to 15 digits",
+        ));
+    }
+    Ok(compact)
+}
+
+/// A birth date, `YYYY-MM-DD`, not in the future.
+pub fn birth_date(field: &str, input: &str, today: chrono::NaiveDate) -> DomainResult<String> {
+    let date = chrono::NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
+        .map_err(|_| DomainError::invalid(field, "must be a date written YYYY-MM-DD"))?;
+    if date > today {
+        return Err(DomainError::invalid(field, "is in the future"));
+    }
+    if date.year_ce().1 < 1900 {
+        return Err(DomainError::invalid(field, "is before 1900"));
+    }
+    Ok(date.format("%Y-%m-%d").to_string())
+}
+
+use chrono::Datelike;
+
+pub const MAX_PHOTO_BYTES: usize = 1024 * 1024;
+
+/// A photo: one of the common web image types, at most 1 MiB, and bytes
+/// that really start like that type.
+pub fn photo(field: &str, content_type: &str, data: &[u8]) -> DomainResult<String> {
+    if data.len() > MAX_PHOTO_BYTES {
+        return Err(DomainError::invalid(
+            format!("{field}.data"),
+            format!("is {} bytes; the limit is 1 MiB", data.len()),
+        ));
+    }
+    let content_type = content_type.trim().to_ascii_lowercase();
+    let magic: &[&[u8]] = match content_type.as_str() {
+        "image/png" => &[b"\x89PNG\r\n\x1a\n"],
+        "image/jpeg" => &[b"\xff\xd8\xff"],
+        "image/gif" => &[b"GIF87a", b"GIF89a"],
+        "image/webp" => &[b"RIFF"],
+        _ => {
+            return Err(DomainError::invalid(
+                format!("{field}.content_type"),
+                "must be image/png, image/jpeg, image/gif or image/webp",
+            ));
+        }
+    };
+    if !magic.iter().any(|m| data.starts_with(m)) {
+        return Err(DomainError::invalid(
+            format!("{field}.data"),
+            format!("is not a {content_type} image"),
+        ));
+    }
+    Ok(content_type)
+}
+
+/// A validated page request: how many, and after which id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub size: u64,
+    pub after: Option<i64>,
+}
+
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+pub const MAX_PAGE_SIZE: u64 = 500;
+
+impl Page {
+    pub fn parse(page_size: i32, page_token: &str) -> DomainResult<Self> {
+        let size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n < 0 => return Err(DomainError::invalid("page_size", "must not be negative")),
+            n => (n as u64).min(MAX_PAGE_SIZE),
+        };
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            Some(
+                page_token
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| {
+                        DomainError::invalid("page_token", "is not a token from a previous page")
+                    })?,
+            )
+        };
+        Ok(Page { size, after })
+    }
+
+    /// The token for the page after `items`, given their ids; empty at the end.
+    pub fn next_token(&self, returned: usize, last_id: Option<i64>) -> String {
+        match last_id {
+            Some(id) if returned as u64 == self.size => id.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(
+            Username::parse("u", "John.Doe").unwrap().as_str(),
+            "john.doe"
+        );
+        assert!(Username::parse("u", "jo").is_err());
+        assert!(Username::parse("u", &"a".repeat(65)).is_err());
+        assert!(Username::parse("u", "john doe").is_err());
+        assert!(Username::parse("u", "jöhn").is_err());
+        assert!(Username::parse("u", "a_b-c.9").is_ok());
+    }
+
+    #[test]
+    fn password_policy() {
+        let address = EmailAddress::parse("a", "alice@example.com").unwrap();
+        assert!(Password::new("p", "short", "alice", None).is_err());
+        assert!(Password::new("p", &"x".repeat(129), "alice", None).is_err());
+        assert!(Password::new("p", "alice.smith", "Alice.Smith", None).is_err());
+        assert!(Password::new("p", "ALICE@example.com", "bob_the_user", Some(&address)).is_err());
+        assert!(Password::new("p", "correct horse battery", "alice", Some(&address)).is_ok());
+        assert_eq!(
+            format!(
+                "{:?}",
+                Password::new("p", "correct horse", "alice", None).unwrap()
+            ),
+            "Password(<hidden>)"
+        );
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(
+            Page::parse(0, "").unwrap(),
+            Page {
+                size: 50,
+                after: None
+            }
+        );
+        assert_eq!(
+            Page::parse(10_000, "12").unwrap(),
+            Page {
+                size: 500,
+                after: Some(12)
+            }
+        );
+        assert!(Page::parse(-1, "").is_err());
+        assert!(Page::parse(10, "abc").is_err());
+        let page = Page::parse(2, "").unwrap();
+        assert_eq!(page.next_token(2, Some(9)), "9");
+        assert_eq!(page.next_token(1, Some(9)), "");
+    }
+
+    #[test]
+    fn personal_data() {
+        assert_eq!(phone("m", "+32 470 12-34-56").unwrap(), "+32470123456");
+        assert!(phone("m", "0470123456").is_err());
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(birth_date("b", "1990-02-28", today).unwrap(), "1990-02-28");
+        assert!(birth_date("b", "1990-02-30", today).is_err());
+        assert!(birth_date("b", "2030-01-01", today).is_err());
+        assert!(photo("photo", "image/png", b"\x89PNG\r\n\x1a\nrest").is_ok());
+        assert!(photo("photo", "image/png", b"GIF89a").is_err());
+        assert!(photo("photo", "text/plain", b"hello").is_err());
+        let big = [b"\xff\xd8\xff".as_slice(), &vec![0u8; MAX_PHOTO_BYTES]].concat();
+        assert!(photo("photo", "image/jpeg", &big).is_err());
+    }
+}

@@ -1,0 +1,683 @@
+//! AdminService: organizations, accounts, tokens, groups, audit. Each
+//! handler destructures its request, converts it into domain values
+//! (validation happens there), calls one `App` operation and converts back.
+
+use super::auth::principal;
+use super::convert::{self, id, organization_id};
+use super::services::admin_service_server::AdminService;
+use crate::domain::accounts::AccountInput;
+use crate::domain::address::EmailAddress;
+use crate::domain::groups::{group_name, member_ids};
+use crate::domain::model::{NewAccount, NewToken, Photo, PostalAddress, ProfileUpdate, UserFilter};
+use crate::domain::tokens::TokenInput;
+use crate::domain::validate::{self, Page};
+use crate::domain::{App, DomainError, DomainResult};
+use mailadmin_client::pb;
+use tonic::{Request, Response, Status};
+
+pub struct AdminApi {
+    app: App,
+}
+
+impl AdminApi {
+    pub fn new(app: App) -> Self {
+        AdminApi { app }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn new_account(field: &str, account: Option<pb::NewAccount>) -> DomainResult<NewAccount> {
+    let pb::NewAccount {
+        last_name,
+        first_name,
+        username,
+        primary_address,
+        password,
+        plan,
+    } = account.ok_or_else(|| DomainError::invalid(field, "is required"))?;
+    let plan = convert::plan_from("plan", plan).map_err(|e| e.within(field))?;
+    NewAccount::parse(AccountInput {
+        last_name,
+        first_name,
+        username,
+        primary_address,
+        password,
+        plan,
+    })
+    .map_err(|e| e.within(field))
+}
+
+fn request_id(value: String) -> DomainResult<Option<String>> {
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.len() > 128 || value.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "request_id",
+            "must be at most 128 characters without control characters",
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// `Some("")` clears an optional text field; `Some(text)` validates it.
+fn optional_text(
+    value: Option<String>,
+    check: impl FnOnce(&str) -> DomainResult<String>,
+) -> DomainResult<Option<Option<String>>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(Some(None)),
+        Some(v) => Ok(Some(Some(check(&v)?))),
+    }
+}
+
+fn postal_address(value: pb::PostalAddress) -> DomainResult<Option<PostalAddress>> {
+    let pb::PostalAddress {
+        lines,
+        postal_code,
+        city,
+        region,
+        country,
+    } = value;
+    let field = |name: &str| format!("postal_address.{name}");
+    let text = |name: &str, v: String, max: usize| -> DomainResult<String> {
+        if v.trim().is_empty() {
+            Ok(String::new())
+        } else {
+            validate::bounded_text(&field(name), &v, max)
+        }
+    };
+    if lines.len() > 4 {
+        return Err(DomainError::invalid(
+            field("lines"),
+            "has more than 4 lines",
+        ));
+    }
+    let lines = lines
+        .into_iter()
+        .map(|l| text("lines", l, 200))
+        .filter(|l| !matches!(l, Ok(s) if s.is_empty()))
+        .collect::<DomainResult<Vec<_>>>()?;
+    let country = text("country", country, 2)?.to_ascii_uppercase();
+    if !country.is_empty()
+        && !(country.len() == 2 && country.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        return Err(DomainError::invalid(
+            field("country"),
+            "must be an ISO 3166-1 alpha-2 code",
+        ));
+    }
+    let address = PostalAddress {
+        lines,
+        postal_code: text("postal_code", postal_code, 20)?,
+        city: text("city", city, 100)?,
+        region: text("region", region, 100)?,
+        country,
+    };
+    Ok((!address.is_empty()).then_some(address))
+}
+
+fn profile_update(
+    request: pb::UpdateUserProfileRequest,
+    today: chrono::NaiveDate,
+) -> DomainResult<(i64, ProfileUpdate)> {
+    let pb::UpdateUserProfileRequest {
+        user_id,
+        first_name,
+        last_name,
+        external_email,
+        mobile_phone,
+        postal_address: postal,
+        birth_date,
+        photo,
+    } = request;
+    let user_id = id("user_id", user_id)?;
+    let update = ProfileUpdate {
+        first_name: first_name
+            .map(|v| validate::person_name("first_name", &v))
+            .transpose()?,
+        last_name: last_name
+            .map(|v| validate::person_name("last_name", &v))
+            .transpose()?,
+        external_email: optional_text(external_email, |v| {
+            EmailAddress::parse("external_email", v).map(|a| a.to_string())
+        })?,
+        mobile_phone: optional_text(mobile_phone, |v| validate::phone("mobile_phone", v))?,
+        postal_address: postal.map(postal_address).transpose()?,
+        birth_date: optional_text(birth_date, |v| validate::birth_date("birth_date", v, today))?,
+        photo: photo
+            .map(|pb::Photo { content_type, data }| {
+                if data.is_empty() {
+                    return Ok(None);
+                }
+                let content_type = validate::photo("photo", &content_type, &data)?;
+                Ok(Some(Photo { content_type, data }))
+            })
+            .transpose()?,
+    };
+    Ok((user_id, update))
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn create_token(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Reply<pb::CreateTokenResponse> {
+        let principal = principal(&request)?;
+        let pb::CreateTokenRequest {
+            role,
+            organization_id,
+            user_id,
+            description,
+            ttl_seconds,
+        } = request.into_inner();
+        let new = NewToken::parse(TokenInput {
+            role: convert::role_from("role", role)?,
+            organization_id,
+            user_id,
+            description,
+            ttl_seconds,
+        })?;
+        let (token, secret) = self.app.create_token(&principal, new).await?;
+        Ok(Response::new(pb::CreateTokenResponse {
+            token: Some(convert::token(token)),
+            secret,
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Reply<pb::RevokeTokenResponse> {
+        let principal = principal(&request)?;
+        let pb::RevokeTokenRequest { token_id } = request.into_inner();
+        let token = self.app.revoke_token(&principal, token_id).await?;
+        Ok(Response::new(pb::RevokeTokenResponse {
+            token: Some(convert::token(token)),
+        }))
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Reply<pb::ListTokensResponse> {
+        let principal = principal(&request)?;
+        let pb::ListTokensRequest {
+            page_size,
+            page_token,
+            organization_id,
+            include_inactive,
+        } = request.into_inner();
+        let page = Page::parse(page_size, &page_token)?;
+        let tokens = self
+            .app
+            .list_tokens(&principal, organization_id, include_inactive, page)
+            .await?;
+        Ok(Response::new(pb::ListTokensResponse {
+            tokens: tokens.items.into_iter().map(convert::token).collect(),
+            next_page_token: tokens.next_page_token,
+        }))
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::LoginResponse> {
+        let pb::LoginRequest { login, password } = request.into_inner();
+        let session = self.app.login(login, password).await?;
+        Ok(Response::new(pb::LoginResponse {
+            token: session.token,
+            role: convert::role_to(session.role).into(),
+            expires_at: Some(convert::timestamp(session.expires_at)),
+            user_id: session.user_id,
+            organization_id: session.organization_id,
+        }))
+    }
+
+    async fn create_organization(
+        &self,
+        request: Request<pb::CreateOrganizationRequest>,
+    ) -> Reply<pb::CreateOrganizationResponse> {
+        let principal = principal(&request)?;
+        let pb::CreateOrganizationRequest { name, master } = request.into_inner();
+        let name = validate::bounded_text("name", &name, 200)?;
+        let master = new_account("master", master)?;
+        let (organization, master) = self
+            .app
+            .create_organization(&principal, name, master)
+            .await?;
+        Ok(Response::new(pb::CreateOrganizationResponse {
+            organization: Some(convert::organization(organization)),
+            master: Some(convert::user(master)),
+        }))
+    }
+
+    async fn get_organization(
+        &self,
+        request: Request<pb::GetOrganizationRequest>,
+    ) -> Reply<pb::GetOrganizationResponse> {
+        let principal = principal(&request)?;
+        let pb::GetOrganizationRequest { organization_id } = request.into_inner();
+        let organization_id = id("organization_id", organization_id)?;
+        let organization = self
+            .app
+            .get_organization(&principal, organization_id)
+            .await?;
+        Ok(Response::new(pb::GetOrganizationResponse {
+            organization: Some(convert::organization(organization)),
+        }))
+    }
+
+    async fn list_organizations(
+        &self,
+        request: Request<pb::ListOrganizationsRequest>,
+    ) -> Reply<pb::ListOrganizationsResponse> {
+        let principal = principal(&request)?;
+        let pb::ListOrganizationsRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let page = Page::parse(page_size, &page_token)?;
+        let organizations = self.app.list_organizations(&principal, page).await?;
+        Ok(Response::new(pb::ListOrganizationsResponse {
+            organizations: organizations
+                .items
+                .into_iter()
+                .map(convert::organization)
+                .collect(),
+            next_page_token: organizations.next_page_token,
+        }))
+    }
+
+    async fn set_master_plan(
+        &self,
+        request: Request<pb::SetMasterPlanRequest>,
+    ) -> Reply<pb::SetMasterPlanResponse> {
+        let principal = principal(&request)?;
+        let pb::SetMasterPlanRequest {
+            organization_id,
+            plan,
+        } = request.into_inner();
+        let organization_id = id("organization_id", organization_id)?;
+        let plan = convert::plan_from("plan", plan)?
+            .ok_or_else(|| DomainError::invalid("plan", "is required"))?;
+        let organization = self
+            .app
+            .set_master_plan(&principal, organization_id, plan)
+            .await?;
+        Ok(Response::new(pb::SetMasterPlanResponse {
+            organization: Some(convert::organization(organization)),
+        }))
+    }
+
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Reply<pb::CreateUserResponse> {
+        let principal = principal(&request)?;
+        let pb::CreateUserRequest {
+            organization_id: org,
+            account,
+            request_id: rid,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let account = new_account("account", account)?;
+        let rid = request_id(rid)?;
+        let user = self.app.create_user(&principal, org, account, rid).await?;
+        Ok(Response::new(pb::CreateUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Reply<pb::GetUserResponse> {
+        let principal = principal(&request)?;
+        let pb::GetUserRequest { user_id } = request.into_inner();
+        let user = self
+            .app
+            .get_user(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Reply<pb::ListUsersResponse> {
+        let principal = principal(&request)?;
+        let pb::ListUsersRequest {
+            organization_id: org,
+            page_size,
+            page_token,
+            state,
+            plan,
+            query,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let page = Page::parse(page_size, &page_token)?;
+        let query = query.trim();
+        let filter = UserFilter {
+            state: convert::state_from("state", state)?,
+            plan: convert::plan_from("plan", plan)?,
+            query: if query.is_empty() {
+                None
+            } else {
+                Some(validate::bounded_text("query", query, 254)?)
+            },
+        };
+        let users = self.app.list_users(&principal, org, filter, page).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: users.items.into_iter().map(convert::user).collect(),
+            next_page_token: users.next_page_token,
+        }))
+    }
+
+    async fn update_user_profile(
+        &self,
+        request: Request<pb::UpdateUserProfileRequest>,
+    ) -> Reply<pb::UpdateUserProfileResponse> {
+        let principal = principal(&request)?;
+        let today = self.app.now().date_naive();
+        let (user_id, update) = profile_update(request.into_inner(), today)?;
+        let user = self
+            .app
+            .update_user_profile(&principal, user_id, update)
+            .await?;
+        Ok(Response::new(pb::UpdateUserProfileResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn set_password(
+        &self,
+        request: Request<pb::SetPasswordRequest>,
+    ) -> Reply<pb::SetPasswordResponse> {
+        let principal = principal(&request)?;
+        let pb::SetPasswordRequest { user_id, password } = request.into_inner();
+        let user_id = id("user_id", user_id)?;
+        if password.is_empty() {
+            return Err(DomainError::invalid("password", "is empty").into());
+        }
+        self.app.set_password(&principal, user_id, password).await?;
+        Ok(Response::new(pb::SetPasswordResponse {}))
+    }
+
+    async fn change_own_password(
+        &self,
+        request: Request<pb::ChangeOwnPasswordRequest>,
+    ) -> Reply<pb::ChangeOwnPasswordResponse> {
+        let principal = principal(&request)?;
+        let pb::ChangeOwnPasswordRequest {
+            old_password,
+            new_password,
+        } = request.into_inner();
+        self.app
+            .change_own_password(&principal, old_password, new_password)
+            .await?;
+        Ok(Response::new(pb::ChangeOwnPasswordResponse {}))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Reply<pb::RequestPasswordResetResponse> {
+        let pb::RequestPasswordResetRequest { login } = request.into_inner();
+        self.app.request_password_reset(login).await?;
+        Ok(Response::new(pb::RequestPasswordResetResponse {}))
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Reply<pb::ResetPasswordResponse> {
+        let pb::ResetPasswordRequest {
+            reset_token,
+            new_password,
+        } = request.into_inner();
+        self.app.reset_password(reset_token, new_password).await?;
+        Ok(Response::new(pb::ResetPasswordResponse {}))
+    }
+
+    async fn list_outbox(
+        &self,
+        request: Request<pb::ListOutboxRequest>,
+    ) -> Reply<pb::ListOutboxResponse> {
+        let principal = principal(&request)?;
+        let pb::ListOutboxRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let page = Page::parse(page_size, &page_token)?;
+        let messages = self.app.list_outbox(&principal, page).await?;
+        Ok(Response::new(pb::ListOutboxResponse {
+            messages: messages
+                .items
+                .into_iter()
+                .map(convert::outbox_message)
+                .collect(),
+            next_page_token: messages.next_page_token,
+        }))
+    }
+
+    async fn disable_user(
+        &self,
+        request: Request<pb::DisableUserRequest>,
+    ) -> Reply<pb::DisableUserResponse> {
+        let principal = principal(&request)?;
+        let pb::DisableUserRequest { user_id } = request.into_inner();
+        let user = self
+            .app
+            .disable_user(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::DisableUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn enable_user(
+        &self,
+        request: Request<pb::EnableUserRequest>,
+    ) -> Reply<pb::EnableUserResponse> {
+        let principal = principal(&request)?;
+        let pb::EnableUserRequest { user_id } = request.into_inner();
+        let user = self
+            .app
+            .enable_user(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::EnableUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Reply<pb::DeleteUserResponse> {
+        let principal = principal(&request)?;
+        let pb::DeleteUserRequest { user_id } = request.into_inner();
+        let user = self
+            .app
+            .delete_user(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::DeleteUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> Reply<pb::CreateGroupResponse> {
+        let principal = principal(&request)?;
+        let pb::CreateGroupRequest {
+            organization_id: org,
+            name,
+            sharing,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let name = group_name("name", &name)?;
+        let group = self
+            .app
+            .create_group(&principal, org, name, convert::sharing_from(sharing))
+            .await?;
+        Ok(Response::new(pb::CreateGroupResponse {
+            group: Some(convert::group(group)),
+        }))
+    }
+
+    async fn rename_group(
+        &self,
+        request: Request<pb::RenameGroupRequest>,
+    ) -> Reply<pb::RenameGroupResponse> {
+        let principal = principal(&request)?;
+        let pb::RenameGroupRequest { group_id, name } = request.into_inner();
+        let group_id = id("group_id", group_id)?;
+        let name = group_name("name", &name)?;
+        let group = self.app.rename_group(&principal, group_id, name).await?;
+        Ok(Response::new(pb::RenameGroupResponse {
+            group: Some(convert::group(group)),
+        }))
+    }
+
+    async fn update_group_sharing(
+        &self,
+        request: Request<pb::UpdateGroupSharingRequest>,
+    ) -> Reply<pb::UpdateGroupSharingResponse> {
+        let principal = principal(&request)?;
+        let pb::UpdateGroupSharingRequest { group_id, sharing } = request.into_inner();
+        let group_id = id("group_id", group_id)?;
+        if sharing.is_none() {
+            return Err(DomainError::invalid("sharing", "is required").into());
+        }
+        let group = self
+            .app
+            .update_group_sharing(&principal, group_id, convert::sharing_from(sharing))
+            .await?;
+        Ok(Response::new(pb::UpdateGroupSharingResponse {
+            group: Some(convert::group(group)),
+        }))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<pb::DeleteGroupRequest>,
+    ) -> Reply<pb::DeleteGroupResponse> {
+        let principal = principal(&request)?;
+        let pb::DeleteGroupRequest { group_id } = request.into_inner();
+        self.app
+            .delete_group(&principal, id("group_id", group_id)?)
+            .await?;
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    async fn add_group_members(
+        &self,
+        request: Request<pb::AddGroupMembersRequest>,
+    ) -> Reply<pb::AddGroupMembersResponse> {
+        let principal = principal(&request)?;
+        let pb::AddGroupMembersRequest { group_id, user_ids } = request.into_inner();
+        let group_id = id("group_id", group_id)?;
+        let user_ids = member_ids("user_ids", user_ids)?;
+        let group = self
+            .app
+            .add_group_members(&principal, group_id, user_ids)
+            .await?;
+        Ok(Response::new(pb::AddGroupMembersResponse {
+            group: Some(convert::group(group)),
+        }))
+    }
+
+    async fn remove_group_members(
+        &self,
+        request: Request<pb::RemoveGroupMembersRequest>,
+    ) -> Reply<pb::RemoveGroupMembersResponse> {
+        let principal = principal(&request)?;
+        let pb::RemoveGroupMembersRequest { group_id, user_ids } = request.into_inner();
+        let group_id = id("group_id", group_id)?;
+        let user_ids = member_ids("user_ids", user_ids)?;
+        let group = self
+            .app
+            .remove_group_members(&principal, group_id, user_ids)
+            .await?;
+        Ok(Response::new(pb::RemoveGroupMembersResponse {
+            group: Some(convert::group(group)),
+        }))
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Reply<pb::ListGroupsResponse> {
+        let principal = principal(&request)?;
+        let pb::ListGroupsRequest {
+            organization_id: org,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let page = Page::parse(page_size, &page_token)?;
+        let groups = self.app.list_groups(&principal, org, page).await?;
+        Ok(Response::new(pb::ListGroupsResponse {
+            groups: groups.items.into_iter().map(convert::group).collect(),
+            next_page_token: groups.next_page_token,
+        }))
+    }
+
+    async fn list_group_members(
+        &self,
+        request: Request<pb::ListGroupMembersRequest>,
+    ) -> Reply<pb::ListGroupMembersResponse> {
+        let principal = principal(&request)?;
+        let pb::ListGroupMembersRequest {
+            group_id,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let group_id = id("group_id", group_id)?;
+        let page = Page::parse(page_size, &page_token)?;
+        let members = self
+            .app
+            .list_group_members(&principal, group_id, page)
+            .await?;
+        Ok(Response::new(pb::ListGroupMembersResponse {
+            members: members.items.into_iter().map(convert::user).collect(),
+            next_page_token: members.next_page_token,
+        }))
+    }
+
+    async fn list_user_groups(
+        &self,
+        request: Request<pb::ListUserGroupsRequest>,
+    ) -> Reply<pb::ListUserGroupsResponse> {
+        let principal = principal(&request)?;
+        let pb::ListUserGroupsRequest { user_id } = request.into_inner();
+        let groups = self
+            .app
+            .list_user_groups(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::ListUserGroupsResponse {
+            groups: groups.into_iter().map(convert::group).collect(),
+        }))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Reply<pb::ListAuditEventsResponse> {
+        let principal = principal(&request)?;
+        let pb::ListAuditEventsRequest {
+            organization_id: org,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let page = Page::parse(page_size, &page_token)?;
+        let events = self.app.list_audit_events(&principal, org, page).await?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: events.items.into_iter().map(convert::audit_event).collect(),
+            next_page_token: events.next_page_token,
+        }))
+    }
+}

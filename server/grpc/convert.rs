@@ -1,0 +1,228 @@
+//! Conversions between proto messages and domain values, shared by the
+//! service files.
+
+use crate::domain::model::{
+    AccountState, AuditEvent, Group, GroupSharing, Organization, OutboxMessage, Photo,
+    PostalAddress, Profile, TokenInfo, User,
+};
+use crate::domain::plans::Plan;
+use crate::domain::{DomainError, DomainResult, Role};
+use chrono::{DateTime, Utc};
+use mailadmin_client::pb;
+
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// A plan on the wire; `UNSPECIFIED` is `None` (the caller picks a default
+/// or refuses).
+pub fn plan_from(field: &str, value: i32) -> DomainResult<Option<Plan>> {
+    match pb::Plan::try_from(value) {
+        Ok(pb::Plan::Unspecified) => Ok(None),
+        Ok(pb::Plan::Free) => Ok(Some(Plan::Free)),
+        Ok(pb::Plan::Entry) => Ok(Some(Plan::Entry)),
+        Ok(pb::Plan::Pro) => Ok(Some(Plan::Pro)),
+        Err(_) => Err(DomainError::invalid(field, format!("unknown plan {value}"))),
+    }
+}
+
+pub fn plan_to(plan: Plan) -> pb::Plan {
+    match plan {
+        Plan::Free => pb::Plan::Free,
+        Plan::Entry => pb::Plan::Entry,
+        Plan::Pro => pb::Plan::Pro,
+    }
+}
+
+pub fn state_from(field: &str, value: i32) -> DomainResult<Option<AccountState>> {
+    match pb::AccountState::try_from(value) {
+        Ok(pb::AccountState::Unspecified) => Ok(None),
+        Ok(pb::AccountState::Enabled) => Ok(Some(AccountState::Enabled)),
+        Ok(pb::AccountState::Disabled) => Ok(Some(AccountState::Disabled)),
+        Ok(pb::AccountState::Deleted) => Ok(Some(AccountState::Deleted)),
+        Err(_) => Err(DomainError::invalid(
+            field,
+            format!("unknown account state {value}"),
+        )),
+    }
+}
+
+fn state_to(state: AccountState) -> pb::AccountState {
+    match state {
+        AccountState::Enabled => pb::AccountState::Enabled,
+        AccountState::Disabled => pb::AccountState::Disabled,
+        AccountState::Deleted => pb::AccountState::Deleted,
+    }
+}
+
+pub fn role_from(field: &str, value: i32) -> DomainResult<Option<Role>> {
+    match pb::Role::try_from(value) {
+        Ok(pb::Role::Unspecified) => Ok(None),
+        Ok(pb::Role::Operator) => Ok(Some(Role::Operator)),
+        Ok(pb::Role::OrgAdmin) => Ok(Some(Role::OrgAdmin)),
+        Ok(pb::Role::User) => Ok(Some(Role::User)),
+        Ok(pb::Role::Delivery) => Ok(Some(Role::Delivery)),
+        Err(_) => Err(DomainError::invalid(field, format!("unknown role {value}"))),
+    }
+}
+
+pub fn role_to(role: Role) -> pb::Role {
+    match role {
+        Role::Operator => pb::Role::Operator,
+        Role::OrgAdmin => pb::Role::OrgAdmin,
+        Role::User => pb::Role::User,
+        Role::Delivery => pb::Role::Delivery,
+    }
+}
+
+/// A required positive id.
+pub fn id(field: &str, value: i64) -> DomainResult<i64> {
+    if value > 0 {
+        Ok(value)
+    } else {
+        Err(DomainError::invalid(field, "is required (a positive id)"))
+    }
+}
+
+/// An organization id that may be 0 ("mine" for an org admin).
+pub fn organization_id(value: i64) -> DomainResult<i64> {
+    if value < 0 {
+        Err(DomainError::invalid(
+            "organization_id",
+            "must not be negative",
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+pub fn organization(o: Organization) -> pb::Organization {
+    pb::Organization {
+        id: o.id,
+        name: o.name,
+        master_user_id: o.master_user_id,
+        master_plan: plan_to(o.master_plan).into(),
+        created_at: Some(timestamp(o.created_at)),
+        account_count: o.account_count as i32,
+    }
+}
+
+pub fn postal_address_to(a: PostalAddress) -> pb::PostalAddress {
+    let PostalAddress {
+        lines,
+        postal_code,
+        city,
+        region,
+        country,
+    } = a;
+    pb::PostalAddress {
+        lines,
+        postal_code,
+        city,
+        region,
+        country,
+    }
+}
+
+fn profile(p: Profile) -> pb::Profile {
+    let Profile {
+        external_email,
+        mobile_phone,
+        postal_address,
+        birth_date,
+        photo,
+    } = p;
+    pb::Profile {
+        external_email: external_email.unwrap_or_default(),
+        mobile_phone: mobile_phone.unwrap_or_default(),
+        postal_address: postal_address.map(postal_address_to),
+        birth_date: birth_date.unwrap_or_default(),
+        photo: photo.map(|Photo { content_type, data }| pb::Photo { content_type, data }),
+    }
+}
+
+pub fn user(u: User) -> pb::User {
+    pb::User {
+        id: u.id,
+        organization_id: u.organization_id,
+        username: u.username,
+        first_name: u.first_name,
+        last_name: u.last_name,
+        primary_address: u.primary_address,
+        plan: plan_to(u.plan).into(),
+        state: state_to(u.state).into(),
+        is_master: u.is_master,
+        profile: Some(profile(u.profile)),
+        created_at: Some(timestamp(u.created_at)),
+        updated_at: Some(timestamp(u.updated_at)),
+    }
+}
+
+pub fn token(t: TokenInfo) -> pb::Token {
+    pb::Token {
+        id: t.id,
+        role: role_to(t.role).into(),
+        organization_id: t.organization_id.unwrap_or_default(),
+        user_id: t.user_id.unwrap_or_default(),
+        description: t.description,
+        created_at: Some(timestamp(t.created_at)),
+        expires_at: t.expires_at.map(timestamp),
+        revoked_at: t.revoked_at.map(timestamp),
+    }
+}
+
+pub fn sharing_from(s: Option<pb::GroupSharing>) -> GroupSharing {
+    let pb::GroupSharing {
+        calendars,
+        documents,
+        contacts,
+        mailboxes,
+    } = s.unwrap_or_default();
+    GroupSharing {
+        calendars,
+        documents,
+        contacts,
+        mailboxes,
+    }
+}
+
+pub fn group(g: Group) -> pb::Group {
+    pb::Group {
+        id: g.id,
+        organization_id: g.organization_id,
+        name: g.name,
+        sharing: Some(pb::GroupSharing {
+            calendars: g.sharing.calendars,
+            documents: g.sharing.documents,
+            contacts: g.sharing.contacts,
+            mailboxes: g.sharing.mailboxes,
+        }),
+        member_count: g.member_count as i32,
+        created_at: Some(timestamp(g.created_at)),
+    }
+}
+
+pub fn audit_event(e: AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        id: e.id,
+        at: Some(timestamp(e.at)),
+        actor: e.actor,
+        organization_id: e.organization_id.unwrap_or_default(),
+        action: e.action,
+        target: e.target,
+        details: e.details,
+    }
+}
+
+pub fn outbox_message(m: OutboxMessage) -> pb::OutboxMessage {
+    pb::OutboxMessage {
+        id: m.id,
+        recipient: m.recipient,
+        subject: m.subject,
+        body: m.body,
+        created_at: Some(timestamp(m.created_at)),
+    }
+}

@@ -1,0 +1,18 @@
+//! gRPC: one file per service, translating proto messages to domain values
+//! and back. No business rule lives here.
+
+mod admin;
+mod auth;
+mod convert;
+mod status;
+
+pub use admin::AdminApi;
+pub use auth::{Access, AuthLayer, InFlightLayer, access, principal};
+
+/// The generated service traits and servers (messages are in `mailadmin_client::pb`).
+#[allow(clippy::all)]
+pub mod services {
+    tonic::include_proto!("mailadmin.v1");
+}
+
+pub use services::admin_service_server::AdminServiceServer;

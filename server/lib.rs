@@ -1,0 +1,15 @@
+//! mailadmin-server: the control plane of an email provider.
+//!
+//! The dependency graph is the architecture: `grpc` (wire <-> domain glue)
+//! depends on `domain` (the rules), which depends on `store` (sea-orm
+//! storage). `server` wires them into a running tonic server.
+
+pub mod config;
+pub mod domain;
+pub mod grpc;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use server::{RunningServer, spawn};

@@ -1,0 +1,58 @@
+//! `mailadmin-server`: reads its configuration, sets up logs and traces,
+//! and serves gRPC until SIGINT or SIGTERM, then drains in-flight calls.
+
+use clap::Parser;
+use mailadmin_server::config::{Cli, Command};
+use mailadmin_server::domain::clock::SystemClock;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let _telemetry = mailadmin_server::telemetry::init(cli.options.log_format == "json")?;
+    let settings = cli.options.settings().map_err(anyhow::Error::msg)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            mailadmin_server::server::migrate_only(&settings).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => serve(cli.options.listen, settings).await,
+    }
+}
+
+async fn serve(
+    listen: std::net::SocketAddr,
+    settings: mailadmin_server::Settings,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let token_file = settings.operator_token_file.clone();
+    let mut server = mailadmin_server::spawn(settings, Arc::new(SystemClock), listener).await?;
+    tracing::info!(addr = %server.addr, "mailadmin-server listening");
+    if server.operator_token.is_some()
+        && let Some(path) = token_file
+    {
+        let shown = std::fs::canonicalize(&path).unwrap_or(path);
+        println!("operator token written to {}", shown.display());
+    }
+    shutdown_signal().await;
+    server.trigger_shutdown();
+    server.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,171 @@
+//! Wires storage, rules and gRPC services into a running tonic server:
+//! migrations, the bootstrap operator token, auth, reflection, health, and
+//! graceful shutdown that drains in-flight calls.
+
+use crate::config::Settings;
+use crate::domain::App;
+use crate::domain::clock::Clock;
+use crate::grpc;
+use crate::store::Store;
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+pub(crate) const DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("mailadmin_descriptor");
+
+/// A server started in this process, on a bound listener.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// The operator token created on this start (first start on an empty
+    /// database), `None` when one already existed.
+    pub operator_token: Option<String>,
+    in_flight: Arc<AtomicUsize>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningServer {
+    /// gRPC calls being served right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Stop accepting and let in-flight calls finish; returns once the
+    /// server has stopped.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.trigger_shutdown();
+        self.wait().await
+    }
+
+    /// Start a graceful shutdown without waiting for it.
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Wait until the server has stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")??;
+        Ok(())
+    }
+}
+
+/// Connects to the database, applies migrations, makes sure an operator
+/// token exists, and serves on `listener` until shut down.
+pub async fn spawn(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    listener: TcpListener,
+) -> anyhow::Result<RunningServer> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("applying migrations")?;
+    let app = App::new(store, clock, Arc::new(settings.clone()));
+    let operator_token = app.bootstrap_operator_token().await?;
+    if let (Some(token), Some(path)) = (&operator_token, &settings.operator_token_file) {
+        write_token_file(path, token)?;
+        tracing::info!(path = %path.display(), "wrote a new operator token");
+    }
+
+    let addr = listener.local_addr()?;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let layer = tower::ServiceBuilder::new()
+        .layer(grpc::InFlightLayer::new(in_flight.clone()))
+        .layer(grpc::AuthLayer::new(app.clone()));
+    let router = Server::builder()
+        .layer(layer)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(grpc::AdminServiceServer::new(grpc::AdminApi::new(
+            app.clone(),
+        )));
+
+    let grace = settings.shutdown_grace;
+    let task = tokio::spawn(async move {
+        let (draining_tx, draining_rx) = oneshot::channel::<()>();
+        let signal = async move {
+            let _ = shutdown_rx.await;
+            tracing::info!("shutting down: draining in-flight calls");
+            health_reporter
+                .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
+                .await;
+            let _ = draining_tx.send(());
+        };
+        let serve = router.serve_with_incoming_shutdown(incoming, signal);
+        let grace_over = async move {
+            match draining_rx.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = serve => result,
+            () = grace_over => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping unfinished calls");
+                Ok(())
+            }
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        operator_token,
+        in_flight,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}
+
+/// Writes the token file readable by its owner only, never logging the token.
+fn write_token_file(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing the operator token file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(file, "{token}")?;
+    Ok(())
+}
+
+/// Applies migrations and exits (`mailadmin-server migrate`).
+pub async fn migrate_only(settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url).await?;
+    store.migrate().await?;
+    Ok(())
+}

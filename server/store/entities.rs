@@ -1,0 +1,187 @@
+//! sea-orm entities, one module per table (see `migrations/` for the DDL).
+//! Instants are epoch milliseconds, money is cents.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod plans {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plans")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub price_cents: i64,
+        pub aliases_per_user: i32,
+        pub max_accounts: i32,
+        pub max_free_accounts: i32,
+        pub max_domains: i32,
+        pub console: bool,
+    }
+    no_relations!();
+}
+
+pub mod organizations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organizations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub master_user_id: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod users {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub organization_id: i64,
+        pub username: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub primary_address: String,
+        pub plan: String,
+        pub state: String,
+        pub is_master: bool,
+        pub password_hash: String,
+        pub external_email: Option<String>,
+        pub mobile_phone: Option<String>,
+        pub postal_address: Option<String>,
+        pub birth_date: Option<String>,
+        pub photo_content_type: Option<String>,
+        pub photo: Option<Vec<u8>>,
+        pub create_request_id: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod addresses {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "addresses")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub address: String,
+        pub display: String,
+        pub domain: String,
+        pub kind: String,
+        pub user_id: i64,
+        pub organization_id: i64,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod tokens {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub digest: String,
+        pub role: String,
+        pub organization_id: Option<i64>,
+        pub user_id: Option<i64>,
+        pub description: String,
+        pub created_at: i64,
+        pub expires_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod groups {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "groups")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub organization_id: i64,
+        pub name: String,
+        pub name_key: String,
+        pub share_calendars: bool,
+        pub share_documents: bool,
+        pub share_contacts: bool,
+        pub share_mailboxes: bool,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod group_members {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "group_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+    }
+    no_relations!();
+}
+
+pub mod password_resets {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "password_resets")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub digest: String,
+        pub user_id: i64,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub recipient: String,
+        pub subject: String,
+        pub body: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod audit_events {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: i64,
+        pub actor: String,
+        pub organization_id: Option<i64>,
+        pub action: String,
+        pub target: String,
+        pub details: String,
+    }
+    no_relations!();
+}

@@ -1,0 +1,133 @@
+//! Storage: sea-orm over SQLite (embedded default) or PostgreSQL. `domain/`
+//! decides; this module carries a decision out atomically in one
+//! transaction ([`Tx`]) and backs each invariant with the database itself
+//! (unique keys, row locks). Database errors become [`DomainError`]s here.
+
+mod accounts;
+mod entities;
+mod groups;
+mod tokens;
+
+use crate::domain::{DomainError, DomainResult, Kind};
+use mailadmin_migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, TransactionOptions, TransactionTrait, sqlx,
+};
+use std::time::Duration;
+
+pub use accounts::UserRow;
+pub use tokens::TokenRow;
+
+/// The connection pool.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// One transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    txn: DatabaseTransaction,
+}
+
+/// Key of the PostgreSQL advisory lock held while migrating, so replicas
+/// starting together apply migrations once.
+const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_6164_6d6e; // "mailadmn"
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store, DbErr> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        if url.starts_with("sqlite:") {
+            // WAL lets readers proceed beside the one writer; writers take
+            // the lock up front (BEGIN IMMEDIATE, see `write`) and queue on
+            // the busy timeout instead of failing with SQLITE_BUSY.
+            options.max_connections(4).map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+            });
+        } else {
+            options.max_connections(16).min_connections(1);
+        }
+        let db = Database::connect(options).await?;
+        Ok(Store { db })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies pending migrations; on PostgreSQL under an advisory lock.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        if self.backend() != DbBackend::Postgres {
+            return Migrator::up(&self.db, None).await;
+        }
+        // The lock belongs to one session: take it on a dedicated connection.
+        let lock = self.db.get_postgres_connection_pool().acquire().await;
+        let mut lock = lock.map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *lock)
+            .await
+            .map_err(|e| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        let result = Migrator::up(&self.db, None).await;
+        let unlock = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *lock)
+            .await;
+        if let Err(e) = unlock {
+            tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the session");
+        }
+        result
+    }
+
+    /// A transaction for reads.
+    pub async fn read(&self) -> DomainResult<Tx> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        Ok(Tx { txn })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so two writers never deadlock on upgrade.
+    pub async fn write(&self) -> DomainResult<Tx> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let txn = self.db.begin_with_options(options).await.map_err(db_err)?;
+        Ok(Tx { txn })
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> DomainResult<()> {
+        self.txn.commit().await.map_err(db_err)
+    }
+}
+
+/// Unexpected database errors: connection trouble is retryable
+/// (UNAVAILABLE), anything else is a bug or corruption (INTERNAL).
+pub(crate) fn db_err(e: DbErr) -> DomainError {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+            DomainError::Unavailable(format!("database unavailable: {e}"))
+        }
+        other => DomainError::internal(format!("database error: {other}")),
+    }
+}
+
+/// Maps a unique-key violation to AlreadyExists, anything else as [`db_err`].
+pub(crate) fn unique_or(e: DbErr, kind: Kind, detail: impl Into<String>) -> DomainError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::AlreadyExists {
+            kind,
+            detail: detail.into(),
+        },
+        _ => db_err(e),
+    }
+}

@@ -1,0 +1,172 @@
+//! Bearer tokens: API tokens made by operators and sessions from Login.
+//! Only the SHA-256 digest of a secret is stored.
+
+use super::entities::tokens;
+use super::{Store, Tx, db_err};
+use crate::domain::clock::{from_millis, to_millis};
+use crate::domain::model::TokenInfo;
+use crate::domain::validate::Page;
+use crate::domain::{DomainError, DomainResult, Principal, Role};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+/// A token about to be stored.
+pub struct TokenRow<'a> {
+    pub digest: String,
+    pub role: Role,
+    pub organization_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub description: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The principal of an active (unrevoked, unexpired) token, by digest:
+    /// one indexed lookup, outside any transaction.
+    pub async fn principal_for(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<Principal>> {
+        let row = tokens::Entity::find()
+            .filter(tokens::Column::Digest.eq(digest))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(tokens::Column::ExpiresAt.is_null())
+                    .add(tokens::Column::ExpiresAt.gt(to_millis(now))),
+            )
+            .one(&self.db)
+            .await
+            .map_err(db_err)?;
+        row.map(|row| {
+            Ok(Principal {
+                token_id: row.id,
+                role: Role::parse(&row.role)
+                    .ok_or_else(|| DomainError::internal(format!("token {}: bad role", row.id)))?,
+                organization_id: row.organization_id,
+                user_id: row.user_id,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl Tx {
+    pub async fn insert_token(
+        &self,
+        token: TokenRow<'_>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<TokenInfo> {
+        let row = tokens::ActiveModel {
+            digest: Set(token.digest),
+            role: Set(token.role.as_str().to_string()),
+            organization_id: Set(token.organization_id),
+            user_id: Set(token.user_id),
+            description: Set(token.description.to_string()),
+            created_at: Set(to_millis(now)),
+            expires_at: Set(token.expires_at.map(to_millis)),
+            revoked_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.txn)
+        .await
+        .map_err(db_err)?;
+        token_from(row)
+    }
+
+    pub async fn find_token(&self, id: i64) -> DomainResult<Option<TokenInfo>> {
+        tokens::Entity::find_by_id(id)
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .map(token_from)
+            .transpose()
+    }
+
+    /// Revokes one token (a no-op when it already is).
+    pub async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> DomainResult<()> {
+        tokens::Entity::update_many()
+            .col_expr(tokens::Column::RevokedAt, Expr::value(to_millis(now)))
+            .filter(tokens::Column::Id.eq(id))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Revokes every token bound to an account; returns how many.
+    pub async fn revoke_user_tokens(&self, user_id: i64, now: DateTime<Utc>) -> DomainResult<u64> {
+        let result = tokens::Entity::update_many()
+            .col_expr(tokens::Column::RevokedAt, Expr::value(to_millis(now)))
+            .filter(tokens::Column::UserId.eq(user_id))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected)
+    }
+
+    pub async fn has_active_operator_token(&self, now: DateTime<Utc>) -> DomainResult<bool> {
+        let n = tokens::Entity::find()
+            .filter(tokens::Column::Role.eq(Role::Operator.as_str()))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(tokens::Column::ExpiresAt.is_null())
+                    .add(tokens::Column::ExpiresAt.gt(to_millis(now))),
+            )
+            .count(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    pub async fn list_tokens(
+        &self,
+        organization_id: Option<i64>,
+        include_inactive: bool,
+        page: Page,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<TokenInfo>> {
+        let mut query = tokens::Entity::find().order_by_asc(tokens::Column::Id);
+        if let Some(org) = organization_id {
+            query = query.filter(tokens::Column::OrganizationId.eq(org));
+        }
+        if !include_inactive {
+            query = query.filter(tokens::Column::RevokedAt.is_null()).filter(
+                Condition::any()
+                    .add(tokens::Column::ExpiresAt.is_null())
+                    .add(tokens::Column::ExpiresAt.gt(to_millis(now))),
+            );
+        }
+        if let Some(after) = page.after {
+            query = query.filter(tokens::Column::Id.gt(after));
+        }
+        let rows = query
+            .limit(page.size)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(token_from).collect()
+    }
+}
+
+fn token_from(row: tokens::Model) -> DomainResult<TokenInfo> {
+    Ok(TokenInfo {
+        id: row.id,
+        role: Role::parse(&row.role)
+            .ok_or_else(|| DomainError::internal(format!("token {}: bad role", row.id)))?,
+        organization_id: row.organization_id,
+        user_id: row.user_id,
+        description: row.description,
+        created_at: from_millis(row.created_at),
+        expires_at: row.expires_at.map(from_millis),
+        revoked_at: row.revoked_at.map(from_millis),
+    })
+}
