@@ -11,7 +11,7 @@ mod tokens;
 use crate::domain::{DomainError, DomainResult, Kind};
 use mailadmin_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqlErr, TransactionOptions, TransactionTrait, sqlx,
 };
 use std::time::Duration;
