@@ -3,6 +3,7 @@
 
 use super::address::EmailAddress;
 use super::error::{DomainError, DomainResult};
+use super::model::PostalAddress;
 
 /// A platform-unique login name: `[a-z0-9._-]`, 3 to 64, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +135,55 @@ pub fn birth_date(field: &str, input: &str, today: chrono::NaiveDate) -> DomainR
 }
 
 use chrono::Datelike;
+
+/// A postal address: at most 4 lines of 200 characters, short fields, an
+/// ISO 3166-1 alpha-2 country. Blank parts are dropped; an all-blank
+/// address is `None` (cleared).
+pub fn postal_address(field: &str, input: PostalAddress) -> DomainResult<Option<PostalAddress>> {
+    let PostalAddress {
+        lines,
+        postal_code,
+        city,
+        region,
+        country,
+    } = input;
+    let part = |name: &str, value: String, max: usize| -> DomainResult<String> {
+        if value.trim().is_empty() {
+            Ok(String::new())
+        } else {
+            bounded_text(&format!("{field}.{name}"), &value, max)
+        }
+    };
+    if lines.len() > 4 {
+        return Err(DomainError::invalid(
+            format!("{field}.lines"),
+            "has more than 4 lines",
+        ));
+    }
+    let mut kept = Vec::with_capacity(lines.len());
+    for line in lines {
+        let line = part("lines", line, 200)?;
+        if !line.is_empty() {
+            kept.push(line);
+        }
+    }
+    let country = part("country", country, 2)?.to_ascii_uppercase();
+    let is_code = country.len() == 2 && country.chars().all(|c| c.is_ascii_alphabetic());
+    if !(country.is_empty() || is_code) {
+        return Err(DomainError::invalid(
+            format!("{field}.country"),
+            "must be an ISO 3166-1 alpha-2 code",
+        ));
+    }
+    let address = PostalAddress {
+        lines: kept,
+        postal_code: part("postal_code", postal_code, 20)?,
+        city: part("city", city, 100)?,
+        region: part("region", region, 100)?,
+        country,
+    };
+    Ok((!address.is_empty()).then_some(address))
+}
 
 pub const MAX_PHOTO_BYTES: usize = 1024 * 1024;
 
@@ -278,6 +328,25 @@ mod tests {
         assert!(photo("photo", "image/png", b"\x89PNG\r\n\x1a\nrest").is_ok());
         assert!(photo("photo", "image/png", b"GIF89a").is_err());
         assert!(photo("photo", "text/plain", b"hello").is_err());
+        let address = PostalAddress {
+            lines: vec!["Rue de la Loi 16".into(), " ".into()],
+            city: "Bruxelles".into(),
+            country: "be".into(),
+            ..Default::default()
+        };
+        let kept = postal_address("postal_address", address).unwrap().unwrap();
+        assert_eq!(kept.lines, vec!["Rue de la Loi 16".to_string()]);
+        assert_eq!(kept.country, "BE");
+        assert!(
+            postal_address("postal_address", PostalAddress::default())
+                .unwrap()
+                .is_none()
+        );
+        let bad_country = PostalAddress {
+            country: "B1".into(),
+            ..Default::default()
+        };
+        assert!(postal_address("postal_address", bad_country).is_err());
         let big = [b"\xff\xd8\xff".as_slice(), &vec![0u8; MAX_PHOTO_BYTES]].concat();
         assert!(photo("photo", "image/jpeg", &big).is_err());
     }

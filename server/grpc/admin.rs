@@ -82,42 +82,16 @@ fn postal_address(value: pb::PostalAddress) -> DomainResult<Option<PostalAddress
         region,
         country,
     } = value;
-    let field = |name: &str| format!("postal_address.{name}");
-    let text = |name: &str, v: String, max: usize| -> DomainResult<String> {
-        if v.trim().is_empty() {
-            Ok(String::new())
-        } else {
-            validate::bounded_text(&field(name), &v, max)
-        }
-    };
-    if lines.len() > 4 {
-        return Err(DomainError::invalid(
-            field("lines"),
-            "has more than 4 lines",
-        ));
-    }
-    let lines = lines
-        .into_iter()
-        .map(|l| text("lines", l, 200))
-        .filter(|l| !matches!(l, Ok(s) if s.is_empty()))
-        .collect::<DomainResult<Vec<_>>>()?;
-    let country = text("country", country, 2)?.to_ascii_uppercase();
-    if !country.is_empty()
-        && !(country.len() == 2 && country.chars().all(|c| c.is_ascii_alphabetic()))
-    {
-        return Err(DomainError::invalid(
-            field("country"),
-            "must be an ISO 3166-1 alpha-2 code",
-        ));
-    }
-    let address = PostalAddress {
-        lines,
-        postal_code: text("postal_code", postal_code, 20)?,
-        city: text("city", city, 100)?,
-        region: text("region", region, 100)?,
-        country,
-    };
-    Ok((!address.is_empty()).then_some(address))
+    validate::postal_address(
+        "postal_address",
+        PostalAddress {
+            lines,
+            postal_code,
+            city,
+            region,
+            country,
+        },
+    )
 }
 
 fn profile_update(

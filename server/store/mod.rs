@@ -11,8 +11,8 @@ mod tokens;
 use crate::domain::{DomainError, DomainResult, Kind};
 use mailadmin_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqlErr, TransactionOptions, TransactionTrait, sqlx,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    TransactionOptions, TransactionTrait, sqlx,
 };
 use std::time::Duration;
 
