@@ -188,6 +188,7 @@ impl App {
         user_id: i64,
         password: String,
     ) -> DomainResult<()> {
+        Password::check_length("password", &password)?;
         if principal.user_id == Some(user_id) {
             return Err(DomainError::precondition(
                 "this is your own account: use ChangeOwnPassword",
@@ -234,6 +235,7 @@ impl App {
         if old_password.is_empty() {
             return Err(DomainError::invalid("old_password", "is empty"));
         }
+        Password::check_length("new_password", &new_password)?;
         let (user, stored) = {
             let tx = self.store().read().await?;
             let user = tx
@@ -334,9 +336,7 @@ impl App {
         if reset_token.trim().is_empty() {
             return Err(DomainError::invalid("reset_token", "is empty"));
         }
-        if new_password.is_empty() {
-            return Err(DomainError::invalid("new_password", "is empty"));
-        }
+        Password::check_length("new_password", &new_password)?;
         let now = self.now();
         let tx = self.store().write().await?;
         let Some(user_id) = tx

@@ -79,13 +79,7 @@ impl Password {
         username: &str,
         address: Option<&EmailAddress>,
     ) -> DomainResult<Self> {
-        let length = input.chars().count();
-        if !(10..=128).contains(&length) {
-            return Err(DomainError::invalid(
-                field,
-                format!("must be 10 to 128 characters, got {length}"),
-            ));
-        }
+        Self::check_length(field, input)?;
         let lowered = input.to_lowercase();
         if lowered == username.to_lowercase() {
             return Err(DomainError::invalid(field, "must not equal the username"));
@@ -94,6 +88,21 @@ impl Password {
             return Err(DomainError::invalid(field, "must not equal the address"));
         }
         Ok(Password(input.to_string()))
+    }
+
+    /// The part of the policy that needs no account: 10 to 128 characters.
+    /// Checked before any lookup, so bad input is INVALID_ARGUMENT even when
+    /// the account does not exist.
+    pub fn check_length(field: &str, input: &str) -> DomainResult<()> {
+        let length = input.chars().count();
+        if (10..=128).contains(&length) {
+            Ok(())
+        } else {
+            Err(DomainError::invalid(
+                field,
+                format!("must be 10 to 128 characters, got {length}"),
+            ))
+        }
     }
 
     pub fn expose(&self) -> &str {

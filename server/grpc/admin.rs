@@ -371,9 +371,6 @@ impl AdminService for AdminApi {
         let principal = principal(&request)?;
         let pb::SetPasswordRequest { user_id, password } = request.into_inner();
         let user_id = id("user_id", user_id)?;
-        if password.is_empty() {
-            return Err(DomainError::invalid("password", "is empty").into());
-        }
         self.app.set_password(&principal, user_id, password).await?;
         Ok(Response::new(pb::SetPasswordResponse {}))
     }

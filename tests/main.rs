@@ -1,0 +1,28 @@
+//! mailadmin's integration tests: one binary. Each test starts the real
+//! server in-process on `127.0.0.1:0` against its own fresh database and
+//! talks to it through `mailadmin-client` over gRPC. Every test runs on
+//! SQLite (`sqlite::…`) and on PostgreSQL (`postgres::…`, when
+//! `MAILADMIN_TEST_POSTGRES_URL` is set; required under `CI`).
+//!
+//! The modules live in `tests/suite/`, not directly in `tests/`: Cargo
+//! would build every `tests/*.rs` file as a test binary of its own.
+
+#[path = "suite/harness.rs"]
+mod harness;
+
+#[path = "suite/accounts.rs"]
+mod accounts;
+#[path = "suite/audit.rs"]
+mod audit;
+#[path = "suite/auth.rs"]
+mod auth;
+#[path = "suite/groups.rs"]
+mod groups;
+#[path = "suite/organizations.rs"]
+mod organizations;
+#[path = "suite/passwords.rs"]
+mod passwords;
+#[path = "suite/profile.rs"]
+mod profile;
+#[path = "suite/shutdown.rs"]
+mod shutdown;

@@ -1,0 +1,577 @@
+//! The test harness: starts the real server in-process on `127.0.0.1:0`
+//! against a fresh database (a SQLite file in a tempdir, or a new PostgreSQL
+//! database), with a `ManualClock` the test can move, and talks to it
+//! through the generated client over a real gRPC connection.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use mailadmin_client::pb;
+use mailadmin_server::RunningServer;
+use mailadmin_server::domain::clock::ManualClock;
+use pb::admin_service_client::AdminServiceClient;
+use sea_orm::ConnectionTrait;
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+pub use mailadmin_client::pb::{AccountState, Plan, Role};
+
+/// The provider domain `Settings::new` configures.
+pub const PROVIDER_DOMAIN: &str = "mailadmin.example";
+
+/// Where every test's clock starts.
+pub fn start_instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Puts `authorization: Bearer <token>` on every call (or nothing).
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+/// One server on one fresh database, for one test.
+pub struct TestServer {
+    pub backend: Backend,
+    pub clock: ManualClock,
+    pub addr: SocketAddr,
+    pub operator_token: String,
+    channel: Channel,
+    running: Option<RunningServer>,
+    pg: Option<PgDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// An organization made by [`TestServer::create_org`].
+#[derive(Clone)]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+    pub master: pb::User,
+    pub master_password: String,
+    /// A session token of the master account (role ORG_ADMIN).
+    pub admin_token: String,
+    /// A client carrying `admin_token`.
+    pub admin: Client,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database. `None`: the backend is not
+    /// available here (PostgreSQL without `MAILADMIN_TEST_POSTGRES_URL`),
+    /// and the test is skipped — except under CI, where that is a failure.
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        let (database_url, dir, pg) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("creating a tempdir");
+                let path = dir.path().join("mailadmin.db");
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let admin_url = match std::env::var("MAILADMIN_TEST_POSTGRES_URL") {
+                    Ok(url) if !url.trim().is_empty() => url,
+                    _ => {
+                        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                            panic!(
+                                "CI must test PostgreSQL: set MAILADMIN_TEST_POSTGRES_URL \
+                                 (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+                            );
+                        }
+                        eprintln!("skipping: MAILADMIN_TEST_POSTGRES_URL is not set");
+                        return None;
+                    }
+                };
+                let name = format!("mailadmin_test_{:016x}", rand::random::<u64>());
+                let admin = sea_orm::Database::connect(admin_url.as_str())
+                    .await
+                    .expect("connecting to MAILADMIN_TEST_POSTGRES_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("creating the test database");
+                let _ = admin.close().await;
+                let url = with_database(&admin_url, &name);
+                (url, None, Some(PgDatabase { admin_url, name }))
+            }
+        };
+
+        let clock = ManualClock::starting_at(start_instant());
+        let mut settings = mailadmin_server::Settings::new(database_url);
+        settings.shutdown_grace = Duration::from_secs(10);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding 127.0.0.1:0");
+        let running =
+            match mailadmin_server::spawn(settings, Arc::new(clock.clone()), listener).await {
+                Ok(running) => running,
+                Err(e) => {
+                    if let Some(pg) = &pg {
+                        drop_pg_database(pg).await;
+                    }
+                    panic!("starting the server ({backend:?}): {e:#}");
+                }
+            };
+        let addr = running.addr;
+        let operator_token = running
+            .operator_token
+            .clone()
+            .expect("a fresh database yields a bootstrap operator token");
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connecting to the test server");
+        Some(TestServer {
+            backend,
+            clock,
+            addr,
+            operator_token,
+            channel,
+            running: Some(running),
+            pg,
+            _dir: dir,
+        })
+    }
+
+    /// Stops the server (if the test has not) and drops the PostgreSQL
+    /// database. Best effort: failures are printed, not raised.
+    pub async fn finish(self) {
+        let TestServer {
+            channel,
+            running,
+            pg,
+            _dir,
+            ..
+        } = self;
+        drop(channel);
+        if let Some(running) = running {
+            match tokio::time::timeout(Duration::from_secs(30), running.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("server shutdown failed: {e:#}"),
+                Err(_) => eprintln!("server shutdown did not finish within 30 s"),
+            }
+        }
+        if let Some(pg) = pg {
+            drop_pg_database(&pg).await;
+        }
+    }
+
+    /// Hands the running server to the test (graceful shutdown tests).
+    pub fn take_running(&mut self) -> RunningServer {
+        self.running.take().expect("the server is still running")
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// A client with `token` (or none).
+    pub fn client(&self, token: Option<&str>) -> Client {
+        let value = token.map(|t| {
+            format!("Bearer {t}")
+                .parse::<MetadataValue<Ascii>>()
+                .expect("tokens are ASCII")
+        });
+        AdminServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+    }
+
+    pub fn with_token(&self, token: &str) -> Client {
+        self.client(Some(token))
+    }
+
+    pub fn anonymous(&self) -> Client {
+        self.client(None)
+    }
+
+    pub fn operator(&self) -> Client {
+        self.client(Some(&self.operator_token))
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Creates an organization (operator) whose master account is
+    /// `<slug>-admin@mailadmin.example` on `master_plan`, and logs its
+    /// admin in.
+    pub async fn create_org(&self, name: &str, master_plan: Plan) -> Org {
+        let username = format!("{}-admin", slug(name));
+        let master = new_account(&username, master_plan);
+        let response = ok(self
+            .operator()
+            .create_organization(pb::CreateOrganizationRequest {
+                name: name.to_string(),
+                master: Some(master.clone()),
+            })
+            .await);
+        let organization = response.organization.expect("organization in the answer");
+        let master_user = response.master.expect("master in the answer");
+        let login = ok(self.login(&username, &master.password).await);
+        assert_eq!(
+            login.role,
+            Role::OrgAdmin as i32,
+            "Login of a master account gives ORG_ADMIN"
+        );
+        Org {
+            id: organization.id,
+            name: name.to_string(),
+            master: master_user,
+            master_password: master.password,
+            admin: self.with_token(&login.token),
+            admin_token: login.token,
+        }
+    }
+
+    /// Creates `username` (address `username@mailadmin.example`, password
+    /// [`password_for`]) in `org` through `client`.
+    pub async fn create_user(
+        &self,
+        client: &Client,
+        organization_id: i64,
+        username: &str,
+        plan: Plan,
+    ) -> pb::User {
+        ok(client
+            .clone()
+            .create_user(pb::CreateUserRequest {
+                organization_id,
+                account: Some(new_account(username, plan)),
+                request_id: String::new(),
+            })
+            .await)
+        .user
+        .expect("user in the answer")
+    }
+
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<tonic::Response<pb::LoginResponse>, Status> {
+        self.anonymous()
+            .login(pb::LoginRequest {
+                login: login.to_string(),
+                password: password.to_string(),
+            })
+            .await
+    }
+
+    /// Logs `username` in with [`password_for`] and returns its token.
+    pub async fn login_token(&self, username: &str) -> String {
+        ok(self.login(username, &password_for(username)).await).token
+    }
+
+    /// A client for `username`, logged in with [`password_for`].
+    pub async fn user_client(&self, username: &str) -> Client {
+        let token = self.login_token(username).await;
+        self.with_token(&token)
+    }
+
+    /// Every user of the organization visible to `client` (all pages).
+    pub async fn list_users(&self, client: &Client, organization_id: i64) -> Vec<pb::User> {
+        list_users_where(client, organization_id, 0, 0, "").await
+    }
+}
+
+/// Every page of a ListUsers query.
+pub async fn list_users_where(
+    client: &Client,
+    organization_id: i64,
+    state: i32,
+    plan: i32,
+    query: &str,
+) -> Vec<pb::User> {
+    let mut client = client.clone();
+    let mut users = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..1000 {
+        let page = ok(client
+            .list_users(pb::ListUsersRequest {
+                organization_id,
+                page_size: 500,
+                page_token: page_token.clone(),
+                state,
+                plan,
+                query: query.to_string(),
+            })
+            .await);
+        users.extend(page.users);
+        if page.next_page_token.is_empty() {
+            return users;
+        }
+        page_token = page.next_page_token;
+    }
+    panic!("ListUsers never reached its last page");
+}
+
+/// The ids of `users`, checking there are no duplicates.
+pub fn ids(users: &[pb::User]) -> HashSet<i64> {
+    let set: HashSet<i64> = users.iter().map(|u| u.id).collect();
+    assert_eq!(set.len(), users.len(), "duplicate users in a listing");
+    set
+}
+
+/// The password the harness gives `username`.
+pub fn password_for(username: &str) -> String {
+    format!("pw-{username}-Secret-42")
+}
+
+pub fn address_for(username: &str) -> String {
+    format!("{username}@{PROVIDER_DOMAIN}")
+}
+
+/// A valid NewAccount for `username`.
+pub fn new_account(username: &str, plan: Plan) -> pb::NewAccount {
+    pb::NewAccount {
+        last_name: "Tester".to_string(),
+        first_name: format!("First {username}"),
+        username: username.to_string(),
+        primary_address: address_for(username),
+        password: password_for(username),
+        plan: plan as i32,
+    }
+}
+
+fn slug(name: &str) -> String {
+    name.to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// The answer of a call that must succeed.
+#[track_caller]
+pub fn ok<T>(result: Result<tonic::Response<T>, Status>) -> T {
+    match result {
+        Ok(response) => response.into_inner(),
+        Err(status) => panic!("expected OK, got {:?}: {}", status.code(), status.message()),
+    }
+}
+
+/// Asserts the call failed with `code`; returns the status.
+#[track_caller]
+pub fn assert_code<T: Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got OK: {value:?}"),
+        Err(status) => {
+            assert_eq!(
+                status.code(),
+                code,
+                "expected {code:?}, got {:?}: {}",
+                status.code(),
+                status.message()
+            );
+            status
+        }
+    }
+}
+
+/// What [`assert_code`] checks, returning the mismatch instead of panicking.
+pub fn check_code<T: Debug>(result: Result<T, Status>, code: Code) -> Result<Status, String> {
+    match result {
+        Ok(value) => Err(format!("expected {code:?}, got OK: {value:?}")),
+        Err(status) if status.code() == code => Ok(status),
+        Err(status) => Err(format!(
+            "expected {code:?}, got {:?}: {}",
+            status.code(),
+            status.message()
+        )),
+    }
+}
+
+/// Asserts the call failed with one of `codes`; returns the status.
+#[track_caller]
+pub fn assert_code_in<T: Debug>(result: Result<T, Status>, codes: &[Code]) -> Status {
+    match result {
+        Ok(value) => panic!("expected one of {codes:?}, got OK: {value:?}"),
+        Err(status) => {
+            assert!(
+                codes.contains(&status.code()),
+                "expected one of {codes:?}, got {:?}: {}",
+                status.code(),
+                status.message()
+            );
+            status
+        }
+    }
+}
+
+/// Asserts INVALID_ARGUMENT whose message is `"<field>: <reason>"` and whose
+/// google.rpc.BadRequest details name `field`.
+#[track_caller]
+pub fn assert_invalid<T: Debug>(result: Result<T, Status>, field: &str) -> Status {
+    match check_invalid(result, field) {
+        Ok(status) => status,
+        Err(mismatch) => panic!("{mismatch}"),
+    }
+}
+
+/// What [`assert_invalid`] checks, returning the mismatch instead of
+/// panicking (tables of cases report every failure at once).
+pub fn check_invalid<T: Debug>(result: Result<T, Status>, field: &str) -> Result<Status, String> {
+    let status = match result {
+        Ok(value) => {
+            return Err(format!(
+                "expected INVALID_ARGUMENT on {field:?}, got OK: {value:?}"
+            ));
+        }
+        Err(status) => status,
+    };
+    if status.code() != Code::InvalidArgument {
+        return Err(format!(
+            "expected INVALID_ARGUMENT on {field:?}, got {:?}: {}",
+            status.code(),
+            status.message()
+        ));
+    }
+    if !status.message().starts_with(&format!("{field}:")) {
+        return Err(format!(
+            "expected the message to name field {field:?}, got {:?}",
+            status.message()
+        ));
+    }
+    let Some(details) = status.get_details_bad_request() else {
+        return Err(format!(
+            "INVALID_ARGUMENT on {field:?} carries no google.rpc.BadRequest details (message {:?})",
+            status.message()
+        ));
+    };
+    if !details.field_violations.iter().any(|v| v.field == field) {
+        return Err(format!(
+            "BadRequest details do not name {field:?}: {:?}",
+            details.field_violations
+        ));
+    }
+    Ok(status)
+}
+
+/// The reset token (`mar_…`) in an outbox message body.
+pub fn reset_token_in(body: &str) -> Option<String> {
+    let start = body.find("mar_")?;
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (token.len() > "mar_".len()).then_some(token)
+}
+
+/// `url` with its database (path) replaced by `name`, query kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{}", &base[..authority_end], name);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+async fn drop_pg_database(pg: &PgDatabase) {
+    match sea_orm::Database::connect(pg.admin_url.as_str()).await {
+        Ok(admin) => {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", pg.name);
+            if let Err(e) = admin.execute_unprepared(&sql).await {
+                eprintln!("dropping test database {}: {e}", pg.name);
+            }
+            let _ = admin.close().await;
+        }
+        Err(e) => eprintln!("dropping test database {}: {e}", pg.name),
+    }
+}
+
+/// Generates, for each named `async fn name(server: &TestServer)` (or
+/// `&mut TestServer`) of the calling module, `sqlite::name` and
+/// `postgres::name` tests. The server is finished (and a PostgreSQL
+/// database dropped) even when the test panics.
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run_test!($crate::harness::Backend::Sqlite, super::$name);
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run_test!($crate::harness::Backend::Postgres, super::$name);
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! run_test {
+    ($backend:expr, $test:path) => {{
+        let Some(mut server) = $crate::harness::TestServer::start($backend).await else {
+            return;
+        };
+        let outcome =
+            ::futures::FutureExt::catch_unwind(::std::panic::AssertUnwindSafe($test(&mut server)))
+                .await;
+        server.finish().await;
+        if let Err(panic) = outcome {
+            ::std::panic::resume_unwind(panic);
+        }
+    }};
+}
+
+pub(crate) use backend_tests;
+pub(crate) use run_test;
+
+#[test]
+fn database_url_rewrite() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+        "postgres://postgres@127.0.0.1:5432/t1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@db:5432?sslmode=disable", "t1"),
+        "postgres://u:p@db:5432/t1?sslmode=disable"
+    );
+    assert_eq!(
+        reset_token_in("your token: mar_0a1b2c.\nbye").as_deref(),
+        Some("mar_0a1b2c")
+    );
+}
