@@ -5,6 +5,7 @@
 //! storage). `server` wires them into a running tonic server.
 
 pub mod config;
+pub mod dns;
 pub mod domain;
 pub mod grpc;
 pub mod server;
