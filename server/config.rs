@@ -57,6 +57,22 @@ pub struct Options {
     /// How long a token from Login stays valid, in seconds.
     #[arg(long, env = "MAILADMIN_SESSION_TTL_SECONDS", default_value_t = 12 * 3600)]
     pub session_ttl_seconds: u64,
+    /// DNS server for ownership and record checks (`IP:PORT`); the system
+    /// resolver when unset.
+    #[arg(long, env = "MAILADMIN_DNS_SERVER")]
+    pub dns_server: Option<SocketAddr>,
+    /// DNS query timeout, in milliseconds (at most 3000).
+    #[arg(long, env = "MAILADMIN_DNS_TIMEOUT_MS", default_value_t = 3000)]
+    pub dns_timeout_ms: u64,
+    /// The provider's MX hosts, which an ACTIVE domain's MX must point at
+    /// (comma-separated).
+    #[arg(
+        long,
+        env = "MAILADMIN_MX_HOSTS",
+        default_value = "mx1.mailadmin.example",
+        value_delimiter = ','
+    )]
+    pub mx_hosts: Vec<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MAILADMIN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -75,6 +91,11 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// How long graceful shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
+    /// `None`: the system resolver.
+    pub dns_server: Option<SocketAddr>,
+    pub dns_timeout: Duration,
+    /// Normalized (lower case, no trailing dot).
+    pub mx_hosts: Vec<String>,
 }
 
 impl Settings {
@@ -86,6 +107,9 @@ impl Settings {
             operator_token_file: None,
             session_ttl: Duration::from_secs(12 * 3600),
             shutdown_grace: Duration::from_secs(30),
+            dns_server: None,
+            dns_timeout: Duration::from_secs(3),
+            mx_hosts: vec!["mx1.mailadmin.example".to_string()],
         }
     }
 }
@@ -103,12 +127,29 @@ impl Options {
         if provider_domains.is_empty() {
             return Err("provider_domains: at least one domain is required".into());
         }
+        let mx_hosts = self
+            .mx_hosts
+            .iter()
+            .map(|h| {
+                crate::domain::address::normalize_domain("mx_hosts", h.trim())
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if mx_hosts.is_empty() {
+            return Err("mx_hosts: at least one host is required".into());
+        }
+        if self.dns_timeout_ms == 0 || self.dns_timeout_ms > 3000 {
+            return Err("dns_timeout_ms: must be 1 to 3000".into());
+        }
         Ok(Settings {
             database_url: self.database_url.clone(),
             provider_domains,
             operator_token_file: Some(self.operator_token_file.clone()),
             session_ttl: Duration::from_secs(self.session_ttl_seconds),
             shutdown_grace: Duration::from_secs(30),
+            dns_server: self.dns_server,
+            dns_timeout: Duration::from_millis(self.dns_timeout_ms),
+            mx_hosts,
         })
     }
 }

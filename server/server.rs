@@ -70,7 +70,9 @@ pub async fn spawn(
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
-    let app = App::new(store, clock, Arc::new(settings.clone()));
+    let dns = crate::dns::DnsResolver::new(settings.dns_server, settings.dns_timeout)
+        .context("setting up the DNS resolver")?;
+    let app = App::new(store, clock, Arc::new(settings.clone()), dns);
     let operator_token = app.bootstrap_operator_token().await?;
     if let (Some(token), Some(path)) = (&operator_token, &settings.operator_token_file) {
         write_token_file(path, token)?;
@@ -85,6 +87,9 @@ pub async fn spawn(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
+        .await;
+    health_reporter
+        .set_serving::<grpc::DomainServiceServer<grpc::DomainApi>>()
         .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -107,6 +112,9 @@ pub async fn spawn(
         .add_service(reflection_v1alpha)
         .add_service(grpc::AdminServiceServer::new(grpc::AdminApi::new(
             app.clone(),
+        )))
+        .add_service(grpc::DomainServiceServer::new(grpc::DomainApi::new(
+            app.clone(),
         )));
 
     let grace = settings.shutdown_grace;
@@ -117,6 +125,9 @@ pub async fn spawn(
             tracing::info!("shutting down: draining in-flight calls");
             health_reporter
                 .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<grpc::DomainServiceServer<grpc::DomainApi>>()
                 .await;
             let _ = draining_tx.send(());
         };

@@ -7,15 +7,23 @@
 //! The modules live in `tests/suite/`, not directly in `tests/`: Cargo
 //! would build every `tests/*.rs` file as a test binary of its own.
 
+#[path = "suite/dns_server.rs"]
+mod dns_server;
 #[path = "suite/harness.rs"]
 mod harness;
 
 #[path = "suite/accounts.rs"]
 mod accounts;
+#[path = "suite/aliases.rs"]
+mod aliases;
 #[path = "suite/audit.rs"]
 mod audit;
 #[path = "suite/auth.rs"]
 mod auth;
+#[path = "suite/dns.rs"]
+mod dns;
+#[path = "suite/domains.rs"]
+mod domains;
 #[path = "suite/groups.rs"]
 mod groups;
 #[path = "suite/organizations.rs"]

@@ -4,7 +4,8 @@
 
 use super::address::EmailAddress;
 use super::model::{
-    AccountState, AuditEvent, NewAccount, OutboxMessage, Paged, ProfileUpdate, User, UserFilter,
+    AccountState, AddressKind, AuditEvent, NewAccount, OutboxMessage, Paged, ProfileUpdate, User,
+    UserFilter,
 };
 use super::organizations::{audit, ensure_unique_account};
 use super::plans::Plan;
@@ -59,7 +60,6 @@ impl App {
         request_id: Option<String>,
     ) -> DomainResult<User> {
         let organization_id = principal.scope_organization(organization_id)?;
-        self.check_primary_address(&account.primary_address, "account.primary_address")?;
         if let Some(request_id) = &request_id {
             let tx = self.store().read().await?;
             self.authorize_organization(&tx, principal, organization_id)
@@ -91,6 +91,14 @@ impl App {
                 return Ok(first);
             }
         }
+        self.check_new_address(
+            &tx,
+            organization_id,
+            &account.primary_address,
+            AddressKind::Primary,
+            "account.primary_address",
+        )
+        .await?;
         terms.check_new_account(tx.account_counts(organization_id).await?, account.plan)?;
         ensure_unique_account(&tx, &account)
             .await

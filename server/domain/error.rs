@@ -47,6 +47,7 @@ pub enum Kind {
     Group,
     GroupName,
     ResetToken,
+    Domain,
 }
 
 impl fmt::Display for Kind {
@@ -60,6 +61,7 @@ impl fmt::Display for Kind {
             Kind::Group => "group",
             Kind::GroupName => "group name",
             Kind::ResetToken => "reset token",
+            Kind::Domain => "domain",
         })
     }
 }

@@ -4,13 +4,17 @@
 
 pub mod accounts;
 pub mod address;
+pub mod aliases;
 pub mod clock;
+pub mod dkim;
+pub mod domains;
 pub mod error;
 pub mod groups;
 pub mod model;
 pub mod organizations;
 pub mod plans;
 pub mod principal;
+pub mod routing;
 pub mod secrets;
 pub mod tokens;
 pub mod validate;
@@ -19,6 +23,7 @@ pub use error::{DomainError, DomainResult, Kind};
 pub use principal::{Principal, Role};
 
 use crate::config::Settings;
+use crate::dns::DnsResolver;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use clock::Clock;
@@ -30,15 +35,26 @@ pub struct App {
     store: Store,
     clock: Arc<dyn Clock>,
     settings: Arc<Settings>,
+    dns: DnsResolver,
 }
 
 impl App {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        settings: Arc<Settings>,
+        dns: DnsResolver,
+    ) -> Self {
         App {
             store,
             clock,
             settings,
+            dns,
         }
+    }
+
+    pub fn dns(&self) -> &DnsResolver {
+        &self.dns
     }
 
     pub fn now(&self) -> DateTime<Utc> {

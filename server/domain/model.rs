@@ -204,3 +204,109 @@ pub struct Paged<T> {
     pub items: Vec<T>,
     pub next_page_token: String,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainState {
+    Pending,
+    Verified,
+    Active,
+}
+
+impl DomainState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainState::Pending => "pending",
+            DomainState::Verified => "verified",
+            DomainState::Active => "active",
+        }
+    }
+
+    pub fn parse_stored(stored: &str) -> Option<Self> {
+        Some(match stored {
+            "pending" => DomainState::Pending,
+            "verified" => DomainState::Verified,
+            "active" => DomainState::Active,
+            _ => return None,
+        })
+    }
+}
+
+/// An organization's claim on, or ownership of, a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub id: i64,
+    pub organization_id: i64,
+    /// IDNA ASCII, lower case.
+    pub name: String,
+    pub display_name: String,
+    pub state: DomainState,
+    pub verification_token: String,
+    pub dkim_selector: String,
+    /// Base64 DER SubjectPublicKeyInfo.
+    pub dkim_public_key: String,
+    pub address_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordPurpose {
+    Ownership,
+    Mx,
+    Spf,
+    Dkim,
+    Dmarc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    Txt,
+    Mx,
+}
+
+/// A DNS record an organization publishes for its domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRecord {
+    pub purpose: RecordPurpose,
+    pub record_type: RecordType,
+    pub name: String,
+    pub value: String,
+}
+
+/// One record checked against DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordCheck {
+    pub expected: DnsRecord,
+    pub ok: bool,
+    pub found: Vec<String>,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressKind {
+    Primary,
+    Alias,
+}
+
+impl AddressKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressKind::Primary => "primary",
+            AddressKind::Alias => "alias",
+        }
+    }
+}
+
+/// An address of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAddress {
+    pub id: i64,
+    pub user_id: i64,
+    pub organization_id: i64,
+    pub address: String,
+    pub display: String,
+    pub domain: String,
+    pub kind: AddressKind,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,14 +1,11 @@
 //! Organizations and their master accounts (operator calls), and the
 //! access rules every organization-scoped call goes through.
 
-use super::address::EmailAddress;
 use super::model::{NewAccount, NewAuditEvent, Organization, Paged, User};
 use super::plans::Plan;
 use super::validate::Page;
 use super::{App, DomainError, DomainResult, Kind, Principal, Role, secrets};
 use crate::store::Tx;
-
-const ROLE_LOCAL_PARTS: [&str; 3] = ["postmaster", "support", "abuse"];
 
 impl App {
     pub async fn create_organization(
@@ -17,7 +14,13 @@ impl App {
         name: String,
         master: NewAccount,
     ) -> DomainResult<(Organization, User)> {
-        self.check_primary_address(&master.primary_address, "master.primary_address")?;
+        if !self.is_provider_domain(master.primary_address.domain()) {
+            return Err(DomainError::invalid(
+                "master.primary_address",
+                "must be on a provider domain: a new organization has no domains yet",
+            ));
+        }
+        self.check_provider_address(&master.primary_address, "master.primary_address")?;
         let hash = secrets::hash_password(master.password.expose().to_string()).await?;
         let now = self.now();
         let tx = self.store().write().await?;
@@ -113,31 +116,6 @@ impl App {
             .ok_or_else(|| DomainError::internal("organization vanished"))?;
         tx.commit().await?;
         Ok(after)
-    }
-
-    /// Where a new primary address may be: on a provider domain, and not one
-    /// of the provider's role addresses. (Custom domains come with DomainService.)
-    pub(crate) fn check_primary_address(
-        &self,
-        address: &EmailAddress,
-        field: &str,
-    ) -> DomainResult<()> {
-        if !self.is_provider_domain(address.domain()) {
-            return Err(DomainError::invalid(
-                field,
-                format!("{} is not a domain of this provider", address.domain()),
-            ));
-        }
-        if ROLE_LOCAL_PARTS.contains(&address.local()) {
-            return Err(DomainError::invalid(
-                field,
-                format!(
-                    "{}@ belongs to the provider on its own domains",
-                    address.local()
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// Checks that the caller may manage `organization_id`: it exists, it is

@@ -477,6 +477,66 @@ impl AdminService for AdminApi {
         }))
     }
 
+    async fn add_alias(
+        &self,
+        request: Request<pb::AddAliasRequest>,
+    ) -> Reply<pb::AddAliasResponse> {
+        let principal = principal(&request)?;
+        let pb::AddAliasRequest { user_id, address } = request.into_inner();
+        let user_id = id("user_id", user_id)?;
+        let address = EmailAddress::parse_new("address", &address)?;
+        let alias = self.app.add_alias(&principal, user_id, address).await?;
+        let provider = self.app.is_provider_domain(&alias.domain);
+        Ok(Response::new(pb::AddAliasResponse {
+            alias: Some(convert::address(alias, provider)),
+        }))
+    }
+
+    async fn delete_alias(
+        &self,
+        request: Request<pb::DeleteAliasRequest>,
+    ) -> Reply<pb::DeleteAliasResponse> {
+        let principal = principal(&request)?;
+        let pb::DeleteAliasRequest { user_id, address } = request.into_inner();
+        let user_id = id("user_id", user_id)?;
+        let address = EmailAddress::parse("address", &address)?;
+        self.app.delete_alias(&principal, user_id, address).await?;
+        Ok(Response::new(pb::DeleteAliasResponse {}))
+    }
+
+    async fn list_aliases(
+        &self,
+        request: Request<pb::ListAliasesRequest>,
+    ) -> Reply<pb::ListAliasesResponse> {
+        let principal = principal(&request)?;
+        let pb::ListAliasesRequest { user_id } = request.into_inner();
+        let addresses = self
+            .app
+            .list_aliases(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::ListAliasesResponse {
+            addresses: addresses
+                .into_iter()
+                .map(|a| {
+                    let provider = self.app.is_provider_domain(&a.domain);
+                    convert::address(a, provider)
+                })
+                .collect(),
+        }))
+    }
+
+    async fn resolve_address(
+        &self,
+        request: Request<pb::ResolveAddressRequest>,
+    ) -> Reply<pb::ResolveAddressResponse> {
+        let principal = principal(&request)?;
+        let pb::ResolveAddressRequest { address } = request.into_inner();
+        let address = EmailAddress::parse("address", &address)?;
+        let normalized = address.to_string();
+        let route = self.app.resolve_address(&principal, address).await?;
+        Ok(Response::new(convert::route(route, normalized)))
+    }
+
     async fn create_group(
         &self,
         request: Request<pb::CreateGroupRequest>,

@@ -32,6 +32,13 @@ pub fn access(path: &str) -> Option<Access> {
     {
         return Some(Access::Public);
     }
+    if let Some(method) = path.strip_prefix("/mailadmin.v1.DomainService/") {
+        return match method {
+            "AddDomain" | "GetDomain" | "ListDomains" | "VerifyDomain" | "ActivateDomain"
+            | "DeactivateDomain" | "RemoveDomain" | "CheckDomainRecords" => Some(MANAGE),
+            _ => None,
+        };
+    }
     let method = path.strip_prefix("/mailadmin.v1.AdminService/")?;
     Some(match method {
         "Login" | "RequestPasswordReset" | "ResetPassword" => Access::Public,
@@ -40,8 +47,10 @@ pub fn access(path: &str) -> Option<Access> {
         "CreateUser" | "ListUsers" | "SetPassword" | "DisableUser" | "EnableUser"
         | "DeleteUser" | "CreateGroup" | "RenameGroup" | "UpdateGroupSharing" | "DeleteGroup"
         | "AddGroupMembers" | "RemoveGroupMembers" | "ListGroups" | "ListGroupMembers"
-        | "ListUserGroups" | "ListAuditEvents" => MANAGE,
-        "GetUser" | "UpdateUserProfile" | "ChangeOwnPassword" => SELF_SERVICE,
+        | "ListUserGroups" | "ListAuditEvents" | "AddAlias" | "DeleteAlias" | "ResolveAddress" => {
+            MANAGE
+        }
+        "GetUser" | "UpdateUserProfile" | "ChangeOwnPassword" | "ListAliases" => SELF_SERVICE,
         _ => return None,
     })
 }

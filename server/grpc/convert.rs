@@ -2,10 +2,12 @@
 //! service files.
 
 use crate::domain::model::{
-    AccountState, AuditEvent, Group, GroupSharing, Organization, OutboxMessage, Photo,
-    PostalAddress, Profile, TokenInfo, User,
+    AccountAddress, AccountState, AddressKind, AuditEvent, DnsRecord, Domain, DomainState, Group,
+    GroupSharing, Organization, OutboxMessage, Photo, PostalAddress, Profile, RecordCheck,
+    RecordPurpose, RecordType, TokenInfo, User,
 };
 use crate::domain::plans::Plan;
+use crate::domain::routing::{MatchKind, Route};
 use crate::domain::{DomainError, DomainResult, Role};
 use chrono::{DateTime, Utc};
 use mailadmin_client::pb;
@@ -224,5 +226,112 @@ pub fn outbox_message(m: OutboxMessage) -> pb::OutboxMessage {
         subject: m.subject,
         body: m.body,
         created_at: Some(timestamp(m.created_at)),
+    }
+}
+
+fn record_purpose(purpose: RecordPurpose) -> pb::RecordPurpose {
+    match purpose {
+        RecordPurpose::Ownership => pb::RecordPurpose::Ownership,
+        RecordPurpose::Mx => pb::RecordPurpose::Mx,
+        RecordPurpose::Spf => pb::RecordPurpose::Spf,
+        RecordPurpose::Dkim => pb::RecordPurpose::Dkim,
+        RecordPurpose::Dmarc => pb::RecordPurpose::Dmarc,
+    }
+}
+
+pub fn dns_record(r: DnsRecord) -> pb::DnsRecord {
+    pb::DnsRecord {
+        purpose: record_purpose(r.purpose).into(),
+        r#type: match r.record_type {
+            RecordType::Txt => "TXT".to_string(),
+            RecordType::Mx => "MX".to_string(),
+        },
+        name: r.name,
+        value: r.value,
+    }
+}
+
+pub fn record_check(c: RecordCheck) -> pb::RecordCheck {
+    pb::RecordCheck {
+        expected: Some(dns_record(c.expected)),
+        ok: c.ok,
+        found: c.found,
+        problem: c.problem,
+    }
+}
+
+pub fn domain(d: Domain, records: Vec<DnsRecord>) -> pb::Domain {
+    pb::Domain {
+        id: d.id,
+        organization_id: d.organization_id,
+        name: d.name,
+        display_name: d.display_name,
+        state: match d.state {
+            DomainState::Pending => pb::DomainState::Pending,
+            DomainState::Verified => pb::DomainState::Verified,
+            DomainState::Active => pb::DomainState::Active,
+        }
+        .into(),
+        records: records.into_iter().map(dns_record).collect(),
+        address_count: d.address_count as i32,
+        created_at: Some(timestamp(d.created_at)),
+        verified_at: d.verified_at.map(timestamp),
+        activated_at: d.activated_at.map(timestamp),
+    }
+}
+
+pub fn address(a: AccountAddress, provider_domain: bool) -> pb::Address {
+    pb::Address {
+        address: a.address,
+        display: a.display,
+        kind: match a.kind {
+            AddressKind::Primary => pb::AddressKind::Primary,
+            AddressKind::Alias => pb::AddressKind::Alias,
+        }
+        .into(),
+        provider_domain,
+        created_at: Some(timestamp(a.created_at)),
+    }
+}
+
+pub fn route(route: Route, normalized: String) -> pb::ResolveAddressResponse {
+    let matched = |m: MatchKind| -> i32 {
+        match m {
+            MatchKind::Exact => pb::MatchKind::Exact,
+            MatchKind::Subaddress => pb::MatchKind::Subaddress,
+            MatchKind::RoleDefault => pb::MatchKind::RoleDefault,
+        }
+        .into()
+    };
+    let (resolution, matched, user_id, primary_address) = match route {
+        Route::Deliver {
+            user_id,
+            primary_address,
+            matched: m,
+        } => (
+            pb::Resolution::Deliver,
+            matched(m),
+            user_id,
+            primary_address,
+        ),
+        Route::Disabled {
+            user_id,
+            primary_address,
+            matched: m,
+        } => (
+            pb::Resolution::Disabled,
+            matched(m),
+            user_id,
+            primary_address,
+        ),
+        Route::Unknown => (pb::Resolution::Unknown, 0, 0, String::new()),
+        Route::NotLocal => (pb::Resolution::NotLocal, 0, 0, String::new()),
+    };
+    pb::ResolveAddressResponse {
+        resolution: resolution.into(),
+        r#match: matched,
+        user_id,
+        primary_address,
+        normalized,
     }
 }

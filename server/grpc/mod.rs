@@ -4,10 +4,12 @@
 mod admin;
 mod auth;
 mod convert;
+mod domain;
 mod status;
 
 pub use admin::AdminApi;
 pub use auth::{Access, AuthLayer, InFlightLayer, access, principal};
+pub use domain::DomainApi;
 
 /// The generated service traits and servers (messages are in `mailadmin_client::pb`).
 #[allow(clippy::all)]
@@ -16,3 +18,4 @@ pub mod services {
 }
 
 pub use services::admin_service_server::AdminServiceServer;
+pub use services::domain_service_server::DomainServiceServer;

@@ -272,8 +272,9 @@ impl Tx {
             .transpose()
     }
 
-    /// The account whose username or primary address is `login` (already
-    /// lower-cased / normalized).
+    /// The live account whose username or primary address is `login`
+    /// (already lower-cased / normalized). Tombstones are skipped: a deleted
+    /// account's custom-domain address may belong to someone else now.
     pub async fn find_login(&self, login: &str) -> DomainResult<Option<UserRow>> {
         let row = users::Entity::find()
             .filter(
@@ -281,6 +282,7 @@ impl Tx {
                     .add(users::Column::Username.eq(login))
                     .add(users::Column::PrimaryAddress.eq(login)),
             )
+            .filter(users::Column::State.ne(AccountState::Deleted.as_str()))
             .one(&self.txn)
             .await
             .map_err(db_err)?;

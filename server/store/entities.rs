@@ -185,3 +185,40 @@ pub mod audit_events {
     }
     no_relations!();
 }
+
+pub mod domains {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "domains")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub organization_id: i64,
+        pub name: String,
+        pub display: String,
+        pub state: String,
+        pub verification_token: String,
+        pub dkim_selector: String,
+        pub dkim_private_key: String,
+        pub dkim_public_key: String,
+        pub created_at: i64,
+        pub verified_at: Option<i64>,
+        pub activated_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod notifications {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notifications")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub organization_id: i64,
+        pub kind: String,
+        pub message: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

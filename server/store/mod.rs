@@ -4,6 +4,7 @@
 //! (unique keys, row locks). Database errors become [`DomainError`]s here.
 
 mod accounts;
+mod domains;
 mod entities;
 mod groups;
 mod tokens;
@@ -17,6 +18,7 @@ use sea_orm::{
 use std::time::Duration;
 
 pub use accounts::UserRow;
+pub use domains::{NewDomainRow, RoutingFacts};
 pub use tokens::TokenRow;
 
 /// The connection pool.

@@ -26,6 +26,27 @@ const ADMINS: &[Caller] = &[Caller::Operator, Caller::OrgAdmin];
 const ACCOUNT: &[Caller] = &[Caller::Operator, Caller::OrgAdmin, Caller::User];
 
 type Call = Box<dyn Fn(Client) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
+type DomainCall = Box<dyn Fn(DomainClient) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
+
+/// A call on either service.
+enum Rpc {
+    Admin(Call),
+    Domain(DomainCall),
+}
+
+impl Rpc {
+    /// Calls the RPC with `token` (or none).
+    fn invoke(
+        &self,
+        s: &TestServer,
+        token: Option<&str>,
+    ) -> BoxFuture<'static, Result<(), Status>> {
+        match self {
+            Rpc::Admin(call) => call(s.client(token)),
+            Rpc::Domain(call) => call(s.domain_client(token)),
+        }
+    }
+}
 
 fn call<F, Fut, T>(f: F) -> Call
 where
@@ -37,6 +58,80 @@ where
         let fut = f(client);
         Box::pin(async move { fut.await.map(|_| ()) })
     })
+}
+
+fn domain_call<F, Fut, T>(f: F) -> DomainCall
+where
+    F: Fn(DomainClient) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<tonic::Response<T>, Status>> + Send + 'static,
+    T: 'static,
+{
+    Box::new(move |client| {
+        let fut = f(client);
+        Box::pin(async move { fut.await.map(|_| ()) })
+    })
+}
+
+/// Every DomainService RPC, who may call it, and a call with a default
+/// (empty) request: every one is for operators and org admins.
+fn domain_rpc_table() -> Vec<(&'static str, &'static [Caller], DomainCall)> {
+    vec![
+        (
+            "AddDomain",
+            ADMINS,
+            domain_call(|mut c| async move { c.add_domain(pb::AddDomainRequest::default()).await }),
+        ),
+        (
+            "GetDomain",
+            ADMINS,
+            domain_call(|mut c| async move { c.get_domain(pb::GetDomainRequest::default()).await }),
+        ),
+        (
+            "ListDomains",
+            ADMINS,
+            domain_call(
+                |mut c| async move { c.list_domains(pb::ListDomainsRequest::default()).await },
+            ),
+        ),
+        (
+            "VerifyDomain",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.verify_domain(pb::VerifyDomainRequest::default()).await
+            }),
+        ),
+        (
+            "ActivateDomain",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.activate_domain(pb::ActivateDomainRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "DeactivateDomain",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.deactivate_domain(pb::DeactivateDomainRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "RemoveDomain",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.remove_domain(pb::RemoveDomainRequest::default()).await
+            }),
+        ),
+        (
+            "CheckDomainRecords",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.check_domain_records(pb::CheckDomainRecordsRequest::default())
+                    .await
+            }),
+        ),
+    ]
 }
 
 /// Every AdminService RPC that needs a token, who may call it, and a call
@@ -194,6 +289,32 @@ fn rpc_table(own: i64) -> Vec<(&'static str, &'static [Caller], Call)> {
             }),
         ),
         (
+            "AddAlias",
+            ADMINS,
+            call(|mut c| async move { c.add_alias(pb::AddAliasRequest::default()).await }),
+        ),
+        (
+            "DeleteAlias",
+            ADMINS,
+            call(|mut c| async move { c.delete_alias(pb::DeleteAliasRequest::default()).await }),
+        ),
+        (
+            "ResolveAddress",
+            ADMINS,
+            call(|mut c| async move {
+                c.resolve_address(pb::ResolveAddressRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "ListAliases",
+            ACCOUNT,
+            call(move |mut c| async move {
+                c.list_aliases(pb::ListAliasesRequest { user_id: own })
+                    .await
+            }),
+        ),
+        (
             "GetUser",
             ACCOUNT,
             call(move |mut c| async move { c.get_user(pb::GetUserRequest { user_id: own }).await }),
@@ -239,34 +360,51 @@ async fn role_matrix(s: &TestServer) {
         .await);
     assert!(delivery.secret.starts_with("mat_"));
 
-    let client_for = |caller: Caller| match caller {
-        Caller::Operator => s.operator(),
-        Caller::OrgAdmin => s.with_token(&org.admin_token),
-        Caller::User => s.with_token(&user_token),
-        Caller::Delivery => s.with_token(&delivery.secret),
+    let token_for = |caller: Caller| match caller {
+        Caller::Operator => s.operator_token.as_str(),
+        Caller::OrgAdmin => org.admin_token.as_str(),
+        Caller::User => user_token.as_str(),
+        Caller::Delivery => delivery.secret.as_str(),
     };
 
-    let table = rpc_table(user.id);
-    let mut covered: Vec<&str> = table.iter().map(|(name, _, _)| *name).collect();
+    let admin_table = rpc_table(user.id);
+    let mut covered: Vec<&str> = admin_table.iter().map(|(name, _, _)| *name).collect();
     covered.extend(PUBLIC_RPCS);
     covered.sort_unstable();
     assert_eq!(
         covered,
-        proto_rpcs(),
+        proto_rpcs(include_str!("../../proto/mailadmin/v1/admin.proto")),
         "the matrix covers every AdminService RPC of admin.proto"
     );
+    let domain_table = domain_rpc_table();
+    let mut covered: Vec<&str> = domain_table.iter().map(|(name, _, _)| *name).collect();
+    covered.sort_unstable();
+    assert_eq!(
+        covered,
+        proto_rpcs(include_str!("../../proto/mailadmin/v1/domain.proto")),
+        "the matrix covers every DomainService RPC of domain.proto"
+    );
+    let table: Vec<(&str, &[Caller], Rpc)> = admin_table
+        .into_iter()
+        .map(|(name, allowed, call)| (name, allowed, Rpc::Admin(call)))
+        .chain(
+            domain_table
+                .into_iter()
+                .map(|(name, allowed, call)| (name, allowed, Rpc::Domain(call))),
+        )
+        .collect();
     let mut failures = Vec::new();
     for (name, allowed, rpc) in &table {
-        match rpc(s.anonymous()).await {
+        match rpc.invoke(s, None).await {
             Err(status) if status.code() == Code::Unauthenticated => {}
             other => failures.push(format!("{name} without token: {}", describe(&other))),
         }
-        let garbage = s.with_token("mat_0000000000000000000000000000000000000000");
-        match rpc(garbage).await {
+        let garbage = Some("mat_0000000000000000000000000000000000000000");
+        match rpc.invoke(s, garbage).await {
             Err(status) if status.code() == Code::Unauthenticated => {}
             other => failures.push(format!("{name} with a garbage token: {}", describe(&other))),
         }
-        match rpc(s.with_token("not even a token")).await {
+        match rpc.invoke(s, Some("not even a token")).await {
             Err(status) if status.code() == Code::Unauthenticated => {}
             other => failures.push(format!(
                 "{name} with a malformed token: {}",
@@ -274,7 +412,7 @@ async fn role_matrix(s: &TestServer) {
             )),
         }
         for caller in CALLERS {
-            let result = rpc(client_for(caller)).await;
+            let result = rpc.invoke(s, Some(token_for(caller))).await;
             let code = result.as_ref().err().map(Status::code);
             if allowed.contains(&caller) {
                 if matches!(
@@ -304,9 +442,8 @@ async fn role_matrix(s: &TestServer) {
 
 const PUBLIC_RPCS: [&str; 3] = ["Login", "RequestPasswordReset", "ResetPassword"];
 
-/// The RPC names declared in admin.proto, sorted.
-fn proto_rpcs() -> Vec<&'static str> {
-    let proto = include_str!("../../proto/mailadmin/v1/admin.proto");
+/// The RPC names declared in a .proto file (its one service), sorted.
+fn proto_rpcs(proto: &'static str) -> Vec<&'static str> {
     let mut names: Vec<&str> = proto
         .lines()
         .filter_map(|line| line.trim().strip_prefix("rpc "))

@@ -5,11 +5,13 @@
 
 #![allow(dead_code)]
 
+use crate::dns_server::{SilentDns, TestDns};
 use chrono::{DateTime, TimeZone, Utc};
 use mailadmin_client::pb;
-use mailadmin_server::RunningServer;
 use mailadmin_server::domain::clock::ManualClock;
+use mailadmin_server::{RunningServer, Settings};
 use pb::admin_service_client::AdminServiceClient;
+use pb::domain_service_client::DomainServiceClient;
 use sea_orm::ConnectionTrait;
 use std::collections::HashSet;
 use std::fmt::Debug;
@@ -55,6 +57,7 @@ impl Interceptor for Bearer {
 }
 
 pub type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+pub type DomainClient = DomainServiceClient<InterceptedService<Channel, Bearer>>;
 
 struct PgDatabase {
     admin_url: String,
@@ -91,6 +94,16 @@ impl TestServer {
     /// available here (PostgreSQL without `MAILADMIN_TEST_POSTGRES_URL`),
     /// and the test is skipped — except under CI, where that is a failure.
     pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// [`TestServer::start`] with `configure` applied to the settings
+    /// (after the harness's own, before the server starts): a DNS server, a
+    /// DNS timeout, MX hosts, provider domains…
+    pub async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Option<TestServer> {
         let (database_url, dir, pg) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("creating a tempdir");
@@ -127,8 +140,9 @@ impl TestServer {
         };
 
         let clock = ManualClock::starting_at(start_instant());
-        let mut settings = mailadmin_server::Settings::new(database_url);
+        let mut settings = Settings::new(database_url);
         settings.shutdown_grace = Duration::from_secs(10);
+        configure(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding 127.0.0.1:0");
@@ -216,6 +230,114 @@ impl TestServer {
 
     pub fn operator(&self) -> Client {
         self.client(Some(&self.operator_token))
+    }
+
+    /// A DomainService client with `token` (or none).
+    pub fn domain_client(&self, token: Option<&str>) -> DomainClient {
+        let value = token.map(|t| {
+            format!("Bearer {t}")
+                .parse::<MetadataValue<Ascii>>()
+                .expect("tokens are ASCII")
+        });
+        DomainServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+    }
+
+    /// A DomainService client for `org`'s admin.
+    pub fn domains(&self, org: &Org) -> DomainClient {
+        self.domain_client(Some(&org.admin_token))
+    }
+
+    /// A DomainService client with the operator token.
+    pub fn domain_operator(&self) -> DomainClient {
+        self.domain_client(Some(&self.operator_token))
+    }
+
+    /// Claims `name` for `org` (its admin): a PENDING domain.
+    pub async fn add_domain(&self, org: &Org, name: &str) -> pb::Domain {
+        let domain = ok(self
+            .domains(org)
+            .add_domain(pb::AddDomainRequest {
+                organization_id: 0,
+                name: name.to_string(),
+            })
+            .await)
+        .domain
+        .expect("domain in the answer");
+        assert_eq!(
+            domain.state,
+            pb::DomainState::Pending as i32,
+            "a new claim is PENDING: {domain:?}"
+        );
+        domain
+    }
+
+    /// Claims `name` for `org`, publishes its ownership TXT record in `dns`
+    /// and verifies it: a VERIFIED domain.
+    pub async fn verified_domain(&self, org: &Org, dns: &TestDns, name: &str) -> pb::Domain {
+        let claimed = self.add_domain(org, name).await;
+        publish(dns, &ownership_record(&claimed));
+        let answer = ok(self
+            .domains(org)
+            .verify_domain(pb::VerifyDomainRequest {
+                domain_id: claimed.id,
+            })
+            .await);
+        assert!(answer.verified, "VerifyDomain of {name}: {answer:?}");
+        let domain = answer.domain.expect("domain in the answer");
+        assert_eq!(domain.state, pb::DomainState::Verified as i32, "{domain:?}");
+        domain
+    }
+
+    /// [`TestServer::verified_domain`], then points its MX at the
+    /// provider's hosts (the MX records GetDomain lists) and activates it:
+    /// an ACTIVE domain.
+    pub async fn active_domain(&self, org: &Org, dns: &TestDns, name: &str) -> pb::Domain {
+        let verified = self.verified_domain(org, dns, name).await;
+        publish_all(dns, &verified, &[pb::RecordPurpose::Mx]);
+        let answer = ok(self
+            .domains(org)
+            .activate_domain(pb::ActivateDomainRequest {
+                domain_id: verified.id,
+            })
+            .await);
+        assert!(answer.activated, "ActivateDomain of {name}: {answer:?}");
+        let domain = answer.domain.expect("domain in the answer");
+        assert_eq!(domain.state, pb::DomainState::Active as i32, "{domain:?}");
+        domain
+    }
+
+    /// GetDomain through `org`'s admin.
+    pub async fn get_domain(&self, org: &Org, domain_id: i64) -> pb::Domain {
+        ok(self
+            .domains(org)
+            .get_domain(pb::GetDomainRequest { domain_id })
+            .await)
+        .domain
+        .expect("domain in the answer")
+    }
+
+    /// Creates `username` in `org` with the primary address `address`
+    /// (password [`password_for`]).
+    pub async fn create_user_at(
+        &self,
+        org: &Org,
+        username: &str,
+        address: &str,
+        plan: Plan,
+    ) -> pb::User {
+        let mut account = new_account(username, plan);
+        account.primary_address = address.to_string();
+        ok(org
+            .admin
+            .clone()
+            .create_user(pb::CreateUserRequest {
+                organization_id: org.id,
+                account: Some(account),
+                request_id: String::new(),
+            })
+            .await)
+        .user
+        .expect("user in the answer")
     }
 
     pub fn channel(&self) -> Channel {
@@ -476,6 +598,109 @@ pub fn check_invalid<T: Debug>(result: Result<T, Status>, field: &str) -> Result
     Ok(status)
 }
 
+/// The records of `domain` with `purpose`, in the order GetDomain lists them.
+pub fn records_of(domain: &pb::Domain, purpose: pb::RecordPurpose) -> Vec<pb::DnsRecord> {
+    domain
+        .records
+        .iter()
+        .filter(|r| r.purpose == purpose as i32)
+        .cloned()
+        .collect()
+}
+
+/// The ownership record: the first of `domain.records`, as the API promises.
+pub fn ownership_record(domain: &pb::Domain) -> pb::DnsRecord {
+    let record = domain
+        .records
+        .first()
+        .unwrap_or_else(|| panic!("a domain lists its records: {domain:?}"))
+        .clone();
+    assert_eq!(
+        record.purpose,
+        pb::RecordPurpose::Ownership as i32,
+        "the first record is the ownership record: {domain:?}"
+    );
+    record
+}
+
+/// Publishes `record` in `dns` as the only record of its type at its name.
+pub fn publish(dns: &TestDns, record: &pb::DnsRecord) {
+    publish_set(dns, std::slice::from_ref(record));
+}
+
+/// Publishes every record of `domain` with one of `purposes`; records of
+/// one type at one name (several MX hosts) are published together.
+pub fn publish_all(dns: &TestDns, domain: &pb::Domain, purposes: &[pb::RecordPurpose]) {
+    let chosen: Vec<pb::DnsRecord> = domain
+        .records
+        .iter()
+        .filter(|r| purposes.iter().any(|p| *p as i32 == r.purpose))
+        .cloned()
+        .collect();
+    publish_set(dns, &chosen);
+}
+
+fn publish_set(dns: &TestDns, records: &[pb::DnsRecord]) {
+    let mut txt: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut mx: Vec<(String, Vec<(u16, &str)>)> = Vec::new();
+    for record in records {
+        match record.r#type.as_str() {
+            "TXT" => match txt.iter_mut().find(|(n, _)| *n == record.name) {
+                Some((_, values)) => values.push(&record.value),
+                None => txt.push((record.name.clone(), vec![&record.value])),
+            },
+            "MX" => {
+                let (preference, host) = record
+                    .value
+                    .split_once(' ')
+                    .unwrap_or_else(|| panic!("MX value is \"<preference> <host>\": {record:?}"));
+                let preference: u16 = preference
+                    .parse()
+                    .unwrap_or_else(|_| panic!("MX preference is a number: {record:?}"));
+                match mx.iter_mut().find(|(n, _)| *n == record.name) {
+                    Some((_, hosts)) => hosts.push((preference, host)),
+                    None => mx.push((record.name.clone(), vec![(preference, host)])),
+                }
+            }
+            other => panic!("unexpected record type {other:?}: {record:?}"),
+        }
+    }
+    for (name, values) in &txt {
+        dns.set_txt(name, values);
+    }
+    for (name, hosts) in &mx {
+        dns.set_mx(name, hosts);
+    }
+}
+
+/// Something a test needs running before its server starts, and which the
+/// server's settings point at (see [`backend_tests!`]'s `name: Fixture`).
+pub trait Fixture: Sized {
+    fn start() -> impl std::future::Future<Output = Self>;
+    fn configure(&self, settings: &mut Settings);
+}
+
+/// The server resolves through a [`TestDns`] (3 s timeout).
+impl Fixture for TestDns {
+    async fn start() -> Self {
+        TestDns::start().await
+    }
+    fn configure(&self, settings: &mut Settings) {
+        settings.dns_server = Some(self.addr);
+    }
+}
+
+/// The server asks a [`SilentDns`], with a 500 ms timeout.
+impl Fixture for SilentDns {
+    async fn start() -> Self {
+        SilentDns::start().await
+    }
+    fn configure(&self, settings: &mut Settings) {
+        settings.dns_server = Some(self.addr);
+        settings.dns_timeout = Duration::from_millis(500);
+    }
+}
+
 /// The reset token (`mar_…`) in an outbox message body.
 pub fn reset_token_in(body: &str) -> Option<String> {
     let start = body.find("mar_")?;
@@ -521,13 +746,20 @@ async fn drop_pg_database(pg: &PgDatabase) {
 /// `&mut TestServer`) of the calling module, `sqlite::name` and
 /// `postgres::name` tests. The server is finished (and a PostgreSQL
 /// database dropped) even when the test panics.
+///
+/// `name: F` (F a [`Fixture`] type in scope in the calling module, e.g.
+/// `TestDns`) starts an F first, starts
+/// the server with settings pointing at it, and calls
+/// `async fn name(server: &TestServer, fixture: &F)`.
 macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {
+    ($($name:ident $(: $fixture:ident)?),+ $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    $crate::harness::run_test!($crate::harness::Backend::Sqlite, super::$name);
+                    $crate::harness::run_test!(
+                        $crate::harness::Backend::Sqlite, super::$name $(, super::$fixture)?
+                    );
                 }
             )+
         }
@@ -535,7 +767,9 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    $crate::harness::run_test!($crate::harness::Backend::Postgres, super::$name);
+                    $crate::harness::run_test!(
+                        $crate::harness::Backend::Postgres, super::$name $(, super::$fixture)?
+                    );
                 }
             )+
         }
@@ -551,6 +785,26 @@ macro_rules! run_test {
             ::futures::FutureExt::catch_unwind(::std::panic::AssertUnwindSafe($test(&mut server)))
                 .await;
         server.finish().await;
+        if let Err(panic) = outcome {
+            ::std::panic::resume_unwind(panic);
+        }
+    }};
+    ($backend:expr, $test:path, $fixture:ty) => {{
+        let fixture = <$fixture as $crate::harness::Fixture>::start().await;
+        let Some(mut server) = $crate::harness::TestServer::start_with($backend, |settings| {
+            $crate::harness::Fixture::configure(&fixture, settings)
+        })
+        .await
+        else {
+            return;
+        };
+        let outcome = ::futures::FutureExt::catch_unwind(::std::panic::AssertUnwindSafe($test(
+            &mut server,
+            &fixture,
+        )))
+        .await;
+        server.finish().await;
+        drop(fixture);
         if let Err(panic) = outcome {
             ::std::panic::resume_unwind(panic);
         }

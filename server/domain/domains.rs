@@ -1,0 +1,747 @@
+//! Custom domains: claim (PENDING), ownership proved by a TXT record
+//! (VERIFIED, the first verifier wins), MX pointed here (ACTIVE); the
+//! records to publish and their checks; and where new addresses may live.
+
+use super::address::{EmailAddress, normalize_domain};
+use super::dkim;
+use super::model::{
+    AddressKind, DnsRecord, Domain, DomainState, NewAuditEvent, Paged, RecordCheck, RecordPurpose,
+    RecordType,
+};
+use super::organizations::audit;
+use super::routing::ROLE_LOCAL_PARTS;
+use super::validate::Page;
+use super::{App, DomainError, DomainResult, Kind, Principal, secrets};
+use crate::dns::DnsError;
+use crate::store::{NewDomainRow, Tx};
+
+/// Where the ownership token is published, under the domain.
+pub const CHALLENGE_LABEL: &str = "_mailadmin-challenge";
+const CHALLENGE_PREFIX: &str = "mailadmin-verification=";
+
+/// The outcome of VerifyDomain or ActivateDomain: a failed check is an
+/// answer, not an error.
+pub struct CheckOutcome {
+    pub passed: bool,
+    pub check: RecordCheck,
+    pub domain: Domain,
+}
+
+impl App {
+    pub async fn add_domain(
+        &self,
+        principal: &Principal,
+        organization_id: i64,
+        name: String,
+    ) -> DomainResult<Domain> {
+        let name = normalize_domain("name", &name)?;
+        if let Some(provider) = self.provider_domain_of(&name) {
+            return Err(DomainError::invalid(
+                "name",
+                format!("{name} is under the provider's domain {provider} and cannot be claimed"),
+            ));
+        }
+        let organization_id = principal.scope_organization(organization_id)?;
+        let key = dkim::generate().await?;
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let organization = tx
+            .lock_organization(organization_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Organization))?;
+        self.authorize_organization(&tx, principal, organization_id)
+            .await?;
+        let terms = tx.plan_terms(organization.master_plan).await?;
+        let held = tx.count_domains(organization_id).await?;
+        if held >= terms.max_domains {
+            return Err(DomainError::precondition(format!(
+                "the organization has {held} of {} domains its {} plan allows",
+                terms.max_domains,
+                terms.plan.as_str()
+            )));
+        }
+        if let Some(owned) = tx.owned_domain(&name).await? {
+            return Err(if owned.organization_id == organization_id {
+                DomainError::AlreadyExists {
+                    kind: Kind::Domain,
+                    detail: format!("{name} is already this organization's"),
+                }
+            } else {
+                DomainError::precondition(format!("{name} is in use by another organization"))
+            });
+        }
+        let display_name = EmailAddress::parse("name", &format!("x@{name}"))
+            .map(|a| a.display()[2..].to_string())
+            .unwrap_or_else(|_| name.clone());
+        let domain = tx
+            .insert_domain(
+                NewDomainRow {
+                    organization_id,
+                    name: &name,
+                    display: &display_name,
+                    verification_token: &secrets::new_secret("")[..32],
+                    dkim_selector: dkim::SELECTOR,
+                    dkim_private_key: &key.private_pem,
+                    dkim_public_key: &key.public_base64,
+                },
+                now,
+            )
+            .await?;
+        tx.record(
+            audit(
+                principal,
+                Some(organization_id),
+                "domain.add",
+                format!("domain:{}", domain.id),
+            )
+            .details(format!("name={name}")),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(domain)
+    }
+
+    pub async fn get_domain(&self, principal: &Principal, domain_id: i64) -> DomainResult<Domain> {
+        let tx = self.store().read().await?;
+        self.authorize_domain(&tx, principal, domain_id).await
+    }
+
+    pub async fn list_domains(
+        &self,
+        principal: &Principal,
+        organization_id: i64,
+        page: Page,
+    ) -> DomainResult<Paged<Domain>> {
+        let organization_id = principal.scope_organization(organization_id)?;
+        let tx = self.store().read().await?;
+        self.authorize_organization(&tx, principal, organization_id)
+            .await?;
+        let items = tx.list_domains(organization_id, page).await?;
+        let next_page_token = page.next_token(items.len(), items.last().map(|d| d.id));
+        Ok(Paged {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Looks for the ownership TXT record now. Found: the claim becomes the
+    /// owner (unless another organization verified first) and the other
+    /// organizations' claims are dropped, their admins notified.
+    pub async fn verify_domain(
+        &self,
+        principal: &Principal,
+        domain_id: i64,
+    ) -> DomainResult<CheckOutcome> {
+        let domain = self.get_domain(principal, domain_id).await?;
+        let expected = ownership_record(&domain);
+        if domain.state != DomainState::Pending {
+            return Ok(CheckOutcome {
+                passed: true,
+                check: RecordCheck {
+                    expected,
+                    ok: true,
+                    found: Vec::new(),
+                    problem: String::new(),
+                },
+                domain,
+            });
+        }
+        let found = self
+            .dns()
+            .txt(&expected.name)
+            .await
+            .map_err(dns_unavailable)?;
+        let check = check_ownership(expected, found);
+        if !check.ok {
+            return Ok(CheckOutcome {
+                passed: false,
+                check,
+                domain,
+            });
+        }
+        let now = self.now();
+        let tx = self.store().write().await?;
+        tx.lock_domain_name(&domain.name).await?;
+        // Another organization may have won, and dropped this claim, while
+        // DNS was being asked.
+        let current = self.authorize_domain(&tx, principal, domain_id).await?;
+        if current.state == DomainState::Pending {
+            tx.mark_domain_verified(domain_id, now)
+                .await
+                .map_err(|e| match e {
+                    DomainError::AlreadyExists { .. } => DomainError::precondition(format!(
+                        "{} was verified by another organization first",
+                        domain.name
+                    )),
+                    other => other,
+                })?;
+            for (dropped_id, organization_id) in
+                tx.drop_other_claims(&domain.name, domain_id).await?
+            {
+                tx.insert_notification(
+                    organization_id,
+                    "domain_claim_dropped",
+                    &format!(
+                        "Your claim on {} was dropped: another organization proved ownership first.",
+                        domain.display_name
+                    ),
+                    now,
+                )
+                .await?;
+                tx.record(
+                    NewAuditEvent {
+                        actor: principal.actor(),
+                        organization_id: Some(organization_id),
+                        action: "domain.claim_dropped",
+                        target: format!("domain:{dropped_id}"),
+                        details: format!(
+                            "name={} verified by organization {}",
+                            domain.name, domain.organization_id
+                        ),
+                    },
+                    now,
+                )
+                .await?;
+            }
+            tx.record(
+                audit(
+                    principal,
+                    Some(domain.organization_id),
+                    "domain.verify",
+                    format!("domain:{domain_id}"),
+                ),
+                now,
+            )
+            .await?;
+        }
+        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
+        tx.commit().await?;
+        Ok(CheckOutcome {
+            passed: true,
+            check,
+            domain,
+        })
+    }
+
+    /// VERIFIED → ACTIVE once every MX record points at the provider's MX hosts.
+    pub async fn activate_domain(
+        &self,
+        principal: &Principal,
+        domain_id: i64,
+    ) -> DomainResult<CheckOutcome> {
+        let domain = self.get_domain(principal, domain_id).await?;
+        let expected = self.mx_records(&domain.name);
+        let first = expected
+            .first()
+            .cloned()
+            .ok_or_else(|| DomainError::internal("no MX hosts configured"))?;
+        if domain.state == DomainState::Pending {
+            return Err(DomainError::precondition(format!(
+                "{} is pending: verify ownership first",
+                domain.name
+            )));
+        }
+        let found = self.dns().mx(&domain.name).await.map_err(dns_unavailable)?;
+        let check = check_mx(first, &self.settings().mx_hosts, &found);
+        if !check.ok || domain.state == DomainState::Active {
+            return Ok(CheckOutcome {
+                passed: check.ok,
+                check,
+                domain,
+            });
+        }
+        let domain = self
+            .set_domain_state(
+                principal,
+                domain_id,
+                DomainState::Verified,
+                DomainState::Active,
+                "domain.activate",
+            )
+            .await?;
+        Ok(CheckOutcome {
+            passed: true,
+            check,
+            domain,
+        })
+    }
+
+    /// ACTIVE → VERIFIED: mail is no longer delivered for the domain.
+    pub async fn deactivate_domain(
+        &self,
+        principal: &Principal,
+        domain_id: i64,
+    ) -> DomainResult<Domain> {
+        self.set_domain_state(
+            principal,
+            domain_id,
+            DomainState::Active,
+            DomainState::Verified,
+            "domain.deactivate",
+        )
+        .await
+    }
+
+    async fn set_domain_state(
+        &self,
+        principal: &Principal,
+        domain_id: i64,
+        from: DomainState,
+        to: DomainState,
+        action: &'static str,
+    ) -> DomainResult<Domain> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
+        if domain.state == to {
+            return Ok(domain);
+        }
+        if domain.state != from {
+            return Err(DomainError::precondition(format!(
+                "{} is {}, not {}",
+                domain.name,
+                domain.state.as_str(),
+                from.as_str()
+            )));
+        }
+        tx.set_domain_state(domain_id, to, now).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(domain.organization_id),
+                action,
+                format!("domain:{domain_id}"),
+            ),
+            now,
+        )
+        .await?;
+        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
+        tx.commit().await?;
+        Ok(domain)
+    }
+
+    pub async fn remove_domain(&self, principal: &Principal, domain_id: i64) -> DomainResult<()> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
+        if domain.address_count > 0 {
+            return Err(DomainError::precondition(format!(
+                "{} addresses use {}: delete them first",
+                domain.address_count, domain.name
+            )));
+        }
+        tx.delete_domain(domain_id).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(domain.organization_id),
+                "domain.remove",
+                format!("domain:{domain_id}"),
+            )
+            .details(format!("name={}", domain.name)),
+            now,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Checks every record the domain should publish, in DNS, now.
+    pub async fn check_domain_records(
+        &self,
+        principal: &Principal,
+        domain_id: i64,
+    ) -> DomainResult<Vec<RecordCheck>> {
+        let domain = self.get_domain(principal, domain_id).await?;
+        let mut checks = Vec::new();
+        for expected in self.records(&domain) {
+            let check = match expected.purpose {
+                RecordPurpose::Ownership => {
+                    let found = self
+                        .dns()
+                        .txt(&expected.name)
+                        .await
+                        .map_err(dns_unavailable)?;
+                    check_ownership(expected, found)
+                }
+                RecordPurpose::Mx => {
+                    // One MX check covers every host.
+                    if checks
+                        .iter()
+                        .any(|c: &RecordCheck| c.expected.purpose == RecordPurpose::Mx)
+                    {
+                        continue;
+                    }
+                    let found = self.dns().mx(&domain.name).await.map_err(dns_unavailable)?;
+                    check_mx(expected, &self.settings().mx_hosts, &found)
+                }
+                RecordPurpose::Spf | RecordPurpose::Dkim | RecordPurpose::Dmarc => {
+                    let found = self
+                        .dns()
+                        .txt(&expected.name)
+                        .await
+                        .map_err(dns_unavailable)?;
+                    check_txt(expected, found)
+                }
+            };
+            checks.push(check);
+        }
+        Ok(checks)
+    }
+
+    /// Every record the domain should publish: ownership, MX, SPF, DKIM, DMARC.
+    pub fn records(&self, domain: &Domain) -> Vec<DnsRecord> {
+        let mut records = vec![ownership_record(domain)];
+        records.extend(self.mx_records(&domain.name));
+        records.push(txt(RecordPurpose::Spf, &domain.name, self.spf_value()));
+        records.push(txt(
+            RecordPurpose::Dkim,
+            &format!("{}._domainkey.{}", domain.dkim_selector, domain.name),
+            dkim::record_value(&domain.dkim_public_key),
+        ));
+        records.push(txt(
+            RecordPurpose::Dmarc,
+            &format!("_dmarc.{}", domain.name),
+            "v=DMARC1; p=quarantine; adkim=r; aspf=r".to_string(),
+        ));
+        records
+    }
+
+    fn mx_records(&self, name: &str) -> Vec<DnsRecord> {
+        self.settings()
+            .mx_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| DnsRecord {
+                purpose: RecordPurpose::Mx,
+                record_type: RecordType::Mx,
+                name: name.to_string(),
+                value: format!("{} {host}", 10 * (i + 1)),
+            })
+            .collect()
+    }
+
+    fn spf_value(&self) -> String {
+        let provider = self
+            .settings()
+            .provider_domains
+            .first()
+            .map(String::as_str)
+            .unwrap_or("invalid");
+        format!("v=spf1 mx include:_spf.{provider} ~all")
+    }
+
+    /// The provider domain `name` is, or is under.
+    fn provider_domain_of(&self, name: &str) -> Option<&str> {
+        self.settings()
+            .provider_domains
+            .iter()
+            .find(|p| name == p.as_str() || name.ends_with(&format!(".{p}")))
+            .map(String::as_str)
+    }
+
+    /// Loads a domain the caller may manage, or NotFound.
+    pub(crate) async fn authorize_domain(
+        &self,
+        tx: &Tx,
+        principal: &Principal,
+        domain_id: i64,
+    ) -> DomainResult<Domain> {
+        let domain = tx
+            .find_domain(domain_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Domain))?;
+        if !principal.manages(domain.organization_id) {
+            return Err(DomainError::NotFound(Kind::Domain));
+        }
+        self.authorize_organization(tx, principal, domain.organization_id)
+            .await?;
+        Ok(domain)
+    }
+
+    /// An address on a provider domain may be anything but the provider's
+    /// own role addresses.
+    pub(crate) fn check_provider_address(
+        &self,
+        address: &EmailAddress,
+        field: &str,
+    ) -> DomainResult<()> {
+        if ROLE_LOCAL_PARTS.contains(&address.local()) {
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "{}@ belongs to the provider on its own domains",
+                    address.local()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// May `address` be given to an account of `organization_id`? On a
+    /// provider domain (but not the provider's role addresses), or on a
+    /// VERIFIED or ACTIVE domain of the organization. Role addresses on a
+    /// custom domain may be aliases (taking the role over), never primaries.
+    pub(crate) async fn check_new_address(
+        &self,
+        tx: &Tx,
+        organization_id: i64,
+        address: &EmailAddress,
+        kind: AddressKind,
+        field: &str,
+    ) -> DomainResult<()> {
+        if self.is_provider_domain(address.domain()) {
+            return self.check_provider_address(address, field);
+        }
+        let role = ROLE_LOCAL_PARTS.contains(&address.local());
+        let domain = tx
+            .find_organization_domain(organization_id, address.domain())
+            .await?
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    field,
+                    format!(
+                        "{} is not a domain of this organization or of the provider",
+                        address.domain()
+                    ),
+                )
+            })?;
+        if domain.state == DomainState::Pending {
+            return Err(DomainError::precondition(format!(
+                "{} is pending: verify ownership before creating addresses on it",
+                domain.name
+            )));
+        }
+        if role && kind == AddressKind::Primary {
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "{}@ is a role address: it routes to the master account and can only be taken over by an alias",
+                    address.local()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn dns_unavailable(error: DnsError) -> DomainError {
+    DomainError::Unavailable(error.to_string())
+}
+
+fn txt(purpose: RecordPurpose, name: &str, value: String) -> DnsRecord {
+    DnsRecord {
+        purpose,
+        record_type: RecordType::Txt,
+        name: name.to_string(),
+        value,
+    }
+}
+
+pub fn ownership_record(domain: &Domain) -> DnsRecord {
+    txt(
+        RecordPurpose::Ownership,
+        &format!("{CHALLENGE_LABEL}.{}", domain.name),
+        format!("{CHALLENGE_PREFIX}{}", domain.verification_token),
+    )
+}
+
+fn outcome(expected: DnsRecord, found: Vec<String>, problem: Option<String>) -> RecordCheck {
+    RecordCheck {
+        expected,
+        ok: problem.is_none(),
+        found,
+        problem: problem.unwrap_or_default(),
+    }
+}
+
+pub fn check_ownership(expected: DnsRecord, found: Vec<String>) -> RecordCheck {
+    let problem = if found.iter().any(|v| v.trim() == expected.value) {
+        None
+    } else if found.is_empty() {
+        Some(format!("no TXT record at {}", expected.name))
+    } else {
+        Some(format!(
+            "no TXT record at {} has the value {}",
+            expected.name, expected.value
+        ))
+    };
+    outcome(expected, found, problem)
+}
+
+/// Every MX record must point at one of the provider's hosts.
+pub fn check_mx(expected: DnsRecord, hosts: &[String], found: &[(u16, String)]) -> RecordCheck {
+    let shown: Vec<String> = found
+        .iter()
+        .map(|(pref, host)| format!("{pref} {host}"))
+        .collect();
+    let foreign: Vec<&str> = found
+        .iter()
+        .map(|(_, host)| host.as_str())
+        .filter(|host| !hosts.iter().any(|h| h == host))
+        .collect();
+    let problem = if found.is_empty() {
+        Some(format!("no MX record at {}", expected.name))
+    } else if !foreign.is_empty() {
+        Some(format!(
+            "MX points at {} instead of {}",
+            foreign.join(", "),
+            hosts.join(", ")
+        ))
+    } else {
+        None
+    };
+    outcome(expected, shown, problem)
+}
+
+/// SPF, DKIM and DMARC: the record must be there with the parts that matter.
+pub fn check_txt(expected: DnsRecord, found: Vec<String>) -> RecordCheck {
+    let compact = |s: &str| {
+        s.split_whitespace()
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let problem = match expected.purpose {
+        RecordPurpose::Spf => {
+            let spf: Vec<&String> = found
+                .iter()
+                .filter(|v| v.to_ascii_lowercase().starts_with("v=spf1"))
+                .collect();
+            let include = expected
+                .value
+                .split_whitespace()
+                .find(|part| part.starts_with("include:"))
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            match spf.as_slice() {
+                [] => Some(format!("no SPF record at {}", expected.name)),
+                [one]
+                    if one
+                        .to_ascii_lowercase()
+                        .split_whitespace()
+                        .any(|p| p == include) =>
+                {
+                    None
+                }
+                [_] => Some(format!("the SPF record does not {include}")),
+                _ => {
+                    Some("more than one SPF record (receivers treat that as an error)".to_string())
+                }
+            }
+        }
+        RecordPurpose::Dkim => {
+            let key = compact(&expected.value);
+            if found.iter().any(|v| compact(v) == key) {
+                None
+            } else if found.is_empty() {
+                Some(format!("no DKIM record at {}", expected.name))
+            } else {
+                Some("the DKIM record does not carry this domain's key".to_string())
+            }
+        }
+        RecordPurpose::Dmarc => {
+            if found
+                .iter()
+                .any(|v| v.to_ascii_lowercase().starts_with("v=dmarc1"))
+            {
+                None
+            } else {
+                Some(format!("no DMARC policy at {}", expected.name))
+            }
+        }
+        RecordPurpose::Ownership | RecordPurpose::Mx => {
+            return check_ownership(expected, found);
+        }
+    };
+    outcome(expected, found, problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(purpose: RecordPurpose, value: &str) -> DnsRecord {
+        DnsRecord {
+            purpose,
+            record_type: RecordType::Txt,
+            name: "example.com".into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn mx_must_point_only_at_the_provider() {
+        let hosts = vec![
+            "mx1.mailadmin.example".to_string(),
+            "mx2.mailadmin.example".to_string(),
+        ];
+        let expected = record(RecordPurpose::Mx, "10 mx1.mailadmin.example");
+        assert!(
+            check_mx(
+                expected.clone(),
+                &hosts,
+                &[(10, "mx1.mailadmin.example".into())]
+            )
+            .ok
+        );
+        let mixed = check_mx(
+            expected.clone(),
+            &hosts,
+            &[
+                (10, "mx1.mailadmin.example".into()),
+                (20, "mx.old-host.example".into()),
+            ],
+        );
+        assert!(!mixed.ok && mixed.problem.contains("mx.old-host.example"));
+        assert!(!check_mx(expected, &hosts, &[]).ok);
+    }
+
+    #[test]
+    fn txt_checks() {
+        let spf = record(
+            RecordPurpose::Spf,
+            "v=spf1 mx include:_spf.mailadmin.example ~all",
+        );
+        assert!(
+            check_txt(
+                spf.clone(),
+                vec!["v=spf1 include:_spf.mailadmin.example -all".into()]
+            )
+            .ok
+        );
+        assert!(!check_txt(spf.clone(), vec!["v=spf1 -all".into()]).ok);
+        let two = check_txt(
+            spf,
+            vec![
+                "v=spf1 include:_spf.mailadmin.example ~all".into(),
+                "v=spf1 -all".into(),
+            ],
+        );
+        assert!(!two.ok && two.problem.contains("more than one"));
+        let dkim = record(RecordPurpose::Dkim, "v=DKIM1; k=rsa; p=ABC");
+        assert!(check_txt(dkim.clone(), vec!["v=DKIM1;  k=rsa;  p=ABC".into()]).ok);
+        assert!(!check_txt(dkim, vec!["v=DKIM1; k=rsa; p=XYZ".into()]).ok);
+        let dmarc = record(RecordPurpose::Dmarc, "v=DMARC1; p=quarantine");
+        assert!(check_txt(dmarc.clone(), vec!["v=DMARC1; p=none".into()]).ok);
+        assert!(!check_txt(dmarc, vec![]).ok);
+    }
+
+    #[test]
+    fn ownership_needs_the_exact_token() {
+        let expected = record(RecordPurpose::Ownership, "mailadmin-verification=abc");
+        assert!(
+            check_ownership(
+                expected.clone(),
+                vec!["other".into(), "mailadmin-verification=abc".into()]
+            )
+            .ok
+        );
+        let wrong = check_ownership(expected.clone(), vec!["mailadmin-verification=abd".into()]);
+        assert!(!wrong.ok && wrong.found == vec!["mailadmin-verification=abd".to_string()]);
+        assert!(
+            check_ownership(expected, vec![])
+                .problem
+                .contains("no TXT record")
+        );
+    }
+}

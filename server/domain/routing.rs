@@ -1,0 +1,248 @@
+//! Where mail to an address goes: the one resolution function, shared by
+//! `ResolveAddress` (admin) and the delivery path. It reads facts through
+//! [`Directory`], so it runs the same over rows loaded for one query or over
+//! the in-memory routing snapshot.
+//!
+//! Order (SPEC, "Delivery"): the exact address (primary or alias) → the
+//! same without its `+tag` → the role-address default (postmaster@,
+//! support@, abuse@ on a custom domain → the master account) → unknown. A
+//! resolved account that is disabled refuses; a deleted one is unknown.
+
+use super::address::EmailAddress;
+use super::model::AccountState;
+
+/// The local parts that belong to a domain's operator, not to a user.
+pub const ROLE_LOCAL_PARTS: [&str; 3] = ["postmaster", "support", "abuse"];
+
+/// How a domain is served here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainRoute {
+    /// One of the provider's own domains.
+    Provider,
+    /// An organization's domain in the ACTIVE state.
+    Active { master_user_id: i64 },
+}
+
+/// What resolution needs to know about an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRoute {
+    pub state: AccountState,
+    pub primary_address: String,
+}
+
+/// The facts resolution reads.
+pub trait Directory {
+    /// `None`: mail for this domain is not delivered here.
+    fn domain(&self, domain: &str) -> Option<DomainRoute>;
+    /// The account owning a normalized address (primary or alias).
+    fn owner(&self, address: &str) -> Option<i64>;
+    fn account(&self, user_id: i64) -> Option<AccountRoute>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Exact,
+    Subaddress,
+    RoleDefault,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Deliver {
+        user_id: i64,
+        primary_address: String,
+        matched: MatchKind,
+    },
+    Disabled {
+        user_id: i64,
+        primary_address: String,
+        matched: MatchKind,
+    },
+    Unknown,
+    NotLocal,
+}
+
+/// Resolves one (already normalized) address.
+pub fn resolve(directory: &impl Directory, address: &EmailAddress) -> Route {
+    let Some(domain) = directory.domain(address.domain()) else {
+        return Route::NotLocal;
+    };
+    if let Some(user_id) = directory.owner(address.as_str()) {
+        return account_route(directory, user_id, MatchKind::Exact);
+    }
+    let base = address.without_subaddress();
+    if let Some(base) = &base
+        && let Some(user_id) = directory.owner(base.as_str())
+    {
+        return account_route(directory, user_id, MatchKind::Subaddress);
+    }
+    let local = base.as_ref().unwrap_or(address).local();
+    if let DomainRoute::Active { master_user_id } = domain
+        && ROLE_LOCAL_PARTS.contains(&local)
+    {
+        return account_route(directory, master_user_id, MatchKind::RoleDefault);
+    }
+    Route::Unknown
+}
+
+fn account_route(directory: &impl Directory, user_id: i64, matched: MatchKind) -> Route {
+    match directory.account(user_id) {
+        Some(AccountRoute {
+            state: AccountState::Enabled,
+            primary_address,
+        }) => Route::Deliver {
+            user_id,
+            primary_address,
+            matched,
+        },
+        Some(AccountRoute {
+            state: AccountState::Disabled,
+            primary_address,
+        }) => Route::Disabled {
+            user_id,
+            primary_address,
+            matched,
+        },
+        // Deleted accounts keep their provider addresses reserved, and mail
+        // to them is refused as unknown.
+        Some(AccountRoute {
+            state: AccountState::Deleted,
+            ..
+        })
+        | None => Route::Unknown,
+    }
+}
+
+/// The addresses whose owners resolution of `address` may ask about: the
+/// address itself and the address without its `+tag`.
+pub fn candidates(address: &EmailAddress) -> Vec<String> {
+    let mut out = vec![address.to_string()];
+    if let Some(base) = address.without_subaddress() {
+        out.push(base.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Facts {
+        domains: HashMap<String, DomainRoute>,
+        owners: HashMap<String, i64>,
+        accounts: HashMap<i64, AccountRoute>,
+    }
+
+    impl Directory for Facts {
+        fn domain(&self, domain: &str) -> Option<DomainRoute> {
+            self.domains.get(domain).copied()
+        }
+        fn owner(&self, address: &str) -> Option<i64> {
+            self.owners.get(address).copied()
+        }
+        fn account(&self, user_id: i64) -> Option<AccountRoute> {
+            self.accounts.get(&user_id).cloned()
+        }
+    }
+
+    fn facts() -> Facts {
+        let mut f = Facts::default();
+        f.domains
+            .insert("mailadmin.example".into(), DomainRoute::Provider);
+        f.domains.insert(
+            "acme.example".into(),
+            DomainRoute::Active { master_user_id: 1 },
+        );
+        let mut account = |id: i64, address: &str, state| {
+            f.owners.insert(address.into(), id);
+            f.accounts.insert(
+                id,
+                AccountRoute {
+                    state,
+                    primary_address: address.into(),
+                },
+            );
+        };
+        account(1, "boss@acme.example", AccountState::Enabled);
+        account(2, "alice@acme.example", AccountState::Enabled);
+        account(3, "gone@mailadmin.example", AccountState::Deleted);
+        account(4, "off@acme.example", AccountState::Disabled);
+        f.owners.insert("sales@acme.example".into(), 2);
+        f
+    }
+
+    fn route(f: &Facts, address: &str) -> Route {
+        resolve(f, &EmailAddress::parse("address", address).unwrap())
+    }
+
+    fn delivered(user_id: i64, primary: &str, matched: MatchKind) -> Route {
+        Route::Deliver {
+            user_id,
+            primary_address: primary.into(),
+            matched,
+        }
+    }
+
+    #[test]
+    fn resolution_order() {
+        let f = facts();
+        assert_eq!(
+            route(&f, "Alice@ACME.example"),
+            delivered(2, "alice@acme.example", MatchKind::Exact)
+        );
+        assert_eq!(
+            route(&f, "sales@acme.example"),
+            delivered(2, "alice@acme.example", MatchKind::Exact)
+        );
+        assert_eq!(
+            route(&f, "alice+news@acme.example"),
+            delivered(2, "alice@acme.example", MatchKind::Subaddress)
+        );
+        assert_eq!(
+            route(&f, "postmaster@acme.example"),
+            delivered(1, "boss@acme.example", MatchKind::RoleDefault)
+        );
+        assert_eq!(
+            route(&f, "abuse+report@acme.example"),
+            delivered(1, "boss@acme.example", MatchKind::RoleDefault)
+        );
+        assert_eq!(route(&f, "nobody@acme.example"), Route::Unknown);
+        assert_eq!(route(&f, "someone@elsewhere.example"), Route::NotLocal);
+    }
+
+    #[test]
+    fn an_alias_takes_a_role_address_over() {
+        let mut f = facts();
+        assert!(matches!(
+            route(&f, "support@acme.example"),
+            Route::Deliver { user_id: 1, .. }
+        ));
+        f.owners.insert("support@acme.example".into(), 2);
+        assert_eq!(
+            route(&f, "support@acme.example"),
+            delivered(2, "alice@acme.example", MatchKind::Exact)
+        );
+    }
+
+    #[test]
+    fn provider_role_addresses_are_not_defaulted() {
+        let f = facts();
+        assert_eq!(route(&f, "postmaster@mailadmin.example"), Route::Unknown);
+    }
+
+    #[test]
+    fn account_states() {
+        let f = facts();
+        assert!(matches!(
+            route(&f, "off@acme.example"),
+            Route::Disabled { user_id: 4, .. }
+        ));
+        assert!(matches!(
+            route(&f, "off+x@acme.example"),
+            Route::Disabled { user_id: 4, .. }
+        ));
+        assert_eq!(route(&f, "gone@mailadmin.example"), Route::Unknown);
+    }
+}

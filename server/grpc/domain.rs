@@ -1,0 +1,174 @@
+//! DomainService: an organization's own mail domains.
+
+use super::auth::principal;
+use super::convert::{self, id, organization_id};
+use super::services::domain_service_server::DomainService;
+use crate::domain::App;
+use crate::domain::domains::CheckOutcome;
+use crate::domain::validate::Page;
+use mailadmin_client::pb;
+use tonic::{Request, Response, Status};
+
+pub struct DomainApi {
+    app: App,
+}
+
+impl DomainApi {
+    pub fn new(app: App) -> Self {
+        DomainApi { app }
+    }
+
+    fn domain(&self, domain: crate::domain::model::Domain) -> pb::Domain {
+        let records = self.app.records(&domain);
+        convert::domain(domain, records)
+    }
+
+    fn outcome(
+        &self,
+        outcome: CheckOutcome,
+    ) -> (bool, Option<pb::RecordCheck>, Option<pb::Domain>) {
+        let CheckOutcome {
+            passed,
+            check,
+            domain,
+        } = outcome;
+        (
+            passed,
+            Some(convert::record_check(check)),
+            Some(self.domain(domain)),
+        )
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl DomainService for DomainApi {
+    async fn add_domain(
+        &self,
+        request: Request<pb::AddDomainRequest>,
+    ) -> Reply<pb::AddDomainResponse> {
+        let principal = principal(&request)?;
+        let pb::AddDomainRequest {
+            organization_id: org,
+            name,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let domain = self.app.add_domain(&principal, org, name).await?;
+        Ok(Response::new(pb::AddDomainResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
+    async fn get_domain(
+        &self,
+        request: Request<pb::GetDomainRequest>,
+    ) -> Reply<pb::GetDomainResponse> {
+        let principal = principal(&request)?;
+        let pb::GetDomainRequest { domain_id } = request.into_inner();
+        let domain = self
+            .app
+            .get_domain(&principal, id("domain_id", domain_id)?)
+            .await?;
+        Ok(Response::new(pb::GetDomainResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
+    async fn list_domains(
+        &self,
+        request: Request<pb::ListDomainsRequest>,
+    ) -> Reply<pb::ListDomainsResponse> {
+        let principal = principal(&request)?;
+        let pb::ListDomainsRequest {
+            organization_id: org,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let org = organization_id(org)?;
+        let page = Page::parse(page_size, &page_token)?;
+        let domains = self.app.list_domains(&principal, org, page).await?;
+        Ok(Response::new(pb::ListDomainsResponse {
+            domains: domains.items.into_iter().map(|d| self.domain(d)).collect(),
+            next_page_token: domains.next_page_token,
+        }))
+    }
+
+    async fn verify_domain(
+        &self,
+        request: Request<pb::VerifyDomainRequest>,
+    ) -> Reply<pb::VerifyDomainResponse> {
+        let principal = principal(&request)?;
+        let pb::VerifyDomainRequest { domain_id } = request.into_inner();
+        let outcome = self
+            .app
+            .verify_domain(&principal, id("domain_id", domain_id)?)
+            .await?;
+        let (verified, check, domain) = self.outcome(outcome);
+        Ok(Response::new(pb::VerifyDomainResponse {
+            verified,
+            check,
+            domain,
+        }))
+    }
+
+    async fn activate_domain(
+        &self,
+        request: Request<pb::ActivateDomainRequest>,
+    ) -> Reply<pb::ActivateDomainResponse> {
+        let principal = principal(&request)?;
+        let pb::ActivateDomainRequest { domain_id } = request.into_inner();
+        let outcome = self
+            .app
+            .activate_domain(&principal, id("domain_id", domain_id)?)
+            .await?;
+        let (activated, check, domain) = self.outcome(outcome);
+        Ok(Response::new(pb::ActivateDomainResponse {
+            activated,
+            check,
+            domain,
+        }))
+    }
+
+    async fn deactivate_domain(
+        &self,
+        request: Request<pb::DeactivateDomainRequest>,
+    ) -> Reply<pb::DeactivateDomainResponse> {
+        let principal = principal(&request)?;
+        let pb::DeactivateDomainRequest { domain_id } = request.into_inner();
+        let domain = self
+            .app
+            .deactivate_domain(&principal, id("domain_id", domain_id)?)
+            .await?;
+        Ok(Response::new(pb::DeactivateDomainResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
+    async fn remove_domain(
+        &self,
+        request: Request<pb::RemoveDomainRequest>,
+    ) -> Reply<pb::RemoveDomainResponse> {
+        let principal = principal(&request)?;
+        let pb::RemoveDomainRequest { domain_id } = request.into_inner();
+        self.app
+            .remove_domain(&principal, id("domain_id", domain_id)?)
+            .await?;
+        Ok(Response::new(pb::RemoveDomainResponse {}))
+    }
+
+    async fn check_domain_records(
+        &self,
+        request: Request<pb::CheckDomainRecordsRequest>,
+    ) -> Reply<pb::CheckDomainRecordsResponse> {
+        let principal = principal(&request)?;
+        let pb::CheckDomainRecordsRequest { domain_id } = request.into_inner();
+        let checks = self
+            .app
+            .check_domain_records(&principal, id("domain_id", domain_id)?)
+            .await?;
+        Ok(Response::new(pb::CheckDomainRecordsResponse {
+            checks: checks.into_iter().map(convert::record_check).collect(),
+        }))
+    }
+}
