@@ -73,6 +73,24 @@ pub struct Options {
         value_delimiter = ','
     )]
     pub mx_hosts: Vec<String>,
+    /// A charge that takes the credit below this (EUR) notifies the admin.
+    #[arg(long, env = "MAILADMIN_LOW_BALANCE_THRESHOLD", default_value = "20.00")]
+    pub low_balance_threshold: String,
+    /// How often the server runs renewals by itself, in seconds (0: never;
+    /// operators can still call RunRenewals).
+    #[arg(
+        long,
+        env = "MAILADMIN_RENEWAL_INTERVAL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub renewal_interval_seconds: u64,
+    /// Accounts renewed per transaction.
+    #[arg(long, env = "MAILADMIN_RENEWAL_BATCH_SIZE", default_value_t = 500)]
+    pub renewal_batch_size: u64,
+    /// Pause between renewal batches, in milliseconds, to spread the
+    /// database load of a large run.
+    #[arg(long, env = "MAILADMIN_RENEWAL_BATCH_PAUSE_MS", default_value_t = 0)]
+    pub renewal_batch_pause_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MAILADMIN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -96,6 +114,11 @@ pub struct Settings {
     pub dns_timeout: Duration,
     /// Normalized (lower case, no trailing dot).
     pub mx_hosts: Vec<String>,
+    pub low_balance_threshold: crate::domain::money::Money,
+    /// `None`: renewals run only when an operator calls RunRenewals.
+    pub renewal_interval: Option<Duration>,
+    pub renewal_batch_size: u64,
+    pub renewal_batch_pause: Option<Duration>,
 }
 
 impl Settings {
@@ -110,6 +133,10 @@ impl Settings {
             dns_server: None,
             dns_timeout: Duration::from_secs(3),
             mx_hosts: vec!["mx1.mailadmin.example".to_string()],
+            low_balance_threshold: crate::domain::money::Money::from_cents(2000),
+            renewal_interval: None,
+            renewal_batch_size: 500,
+            renewal_batch_pause: None,
         }
     }
 }
@@ -141,6 +168,15 @@ impl Options {
         if self.dns_timeout_ms == 0 || self.dns_timeout_ms > 3000 {
             return Err("dns_timeout_ms: must be 1 to 3000".into());
         }
+        let low_balance_threshold = crate::domain::money::Money::parse(
+            "low_balance_threshold",
+            &self.low_balance_threshold,
+            "EUR",
+        )
+        .map_err(|e| e.to_string())?;
+        if self.renewal_batch_size == 0 {
+            return Err("renewal_batch_size: must be at least 1".into());
+        }
         Ok(Settings {
             database_url: self.database_url.clone(),
             provider_domains,
@@ -150,6 +186,12 @@ impl Options {
             dns_server: self.dns_server,
             dns_timeout: Duration::from_millis(self.dns_timeout_ms),
             mx_hosts,
+            low_balance_threshold,
+            renewal_interval: (self.renewal_interval_seconds > 0)
+                .then(|| Duration::from_secs(self.renewal_interval_seconds)),
+            renewal_batch_size: self.renewal_batch_size,
+            renewal_batch_pause: (self.renewal_batch_pause_ms > 0)
+                .then(|| Duration::from_millis(self.renewal_batch_pause_ms)),
         })
     }
 }

@@ -91,6 +91,9 @@ pub async fn spawn(
     health_reporter
         .set_serving::<grpc::DomainServiceServer<grpc::DomainApi>>()
         .await;
+    health_reporter
+        .set_serving::<grpc::BillingServiceServer<grpc::BillingApi>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(DESCRIPTOR_SET)
@@ -115,19 +118,31 @@ pub async fn spawn(
         )))
         .add_service(grpc::DomainServiceServer::new(grpc::DomainApi::new(
             app.clone(),
+        )))
+        .add_service(grpc::BillingServiceServer::new(grpc::BillingApi::new(
+            app.clone(),
         )));
+
+    let (stop_renewals, renewals_stopped) = tokio::sync::watch::channel(false);
+    if let Some(interval) = settings.renewal_interval {
+        tokio::spawn(renew_on_schedule(app.clone(), interval, renewals_stopped));
+    }
 
     let grace = settings.shutdown_grace;
     let task = tokio::spawn(async move {
         let (draining_tx, draining_rx) = oneshot::channel::<()>();
         let signal = async move {
             let _ = shutdown_rx.await;
+            let _ = stop_renewals.send(true);
             tracing::info!("shutting down: draining in-flight calls");
             health_reporter
                 .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
                 .await;
             health_reporter
                 .set_not_serving::<grpc::DomainServiceServer<grpc::DomainApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<grpc::BillingServiceServer<grpc::BillingApi>>()
                 .await;
             let _ = draining_tx.send(());
         };
@@ -153,6 +168,26 @@ pub async fn spawn(
         shutdown: Some(shutdown_tx),
         task,
     })
+}
+
+/// Runs renewals every `interval` until shutdown. A failed run is logged
+/// and retried at the next tick: the run is idempotent and resumable.
+async fn renew_on_schedule(
+    app: App,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(error) = app.renew_due("system (schedule)").await {
+            tracing::error!(error = %error, "scheduled renewal run failed; retrying at the next tick");
+        }
+    }
 }
 
 /// Writes the token file readable by its owner only, never logging the token.

@@ -113,6 +113,9 @@ impl App {
                 now,
             )
             .await?;
+        let plan_terms = tx.plan_terms(account.plan).await?;
+        self.charge_first_period(&tx, principal, &user, &plan_terms, now)
+            .await?;
         tx.record(
             audit(
                 principal,
@@ -458,6 +461,7 @@ impl App {
         };
         let mut revoked = 0;
         if to == AccountState::Deleted {
+            self.refund_on_deletion(&tx, principal, &user, now).await?;
             tx.tombstone_user(user_id, &self.settings().provider_domains, now)
                 .await?;
         } else {

@@ -181,7 +181,7 @@ impl App {
             {
                 tx.insert_notification(
                     organization_id,
-                    "domain_claim_dropped",
+                    super::billing::NotificationKind::DomainClaimDropped.as_str(),
                     &format!(
                         "Your claim on {} was dropped: another organization proved ownership first.",
                         domain.display_name

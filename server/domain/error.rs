@@ -21,6 +21,12 @@ pub enum DomainError {
     /// The object (or a unique value of it) already exists.
     #[error("{kind} already exists: {detail}")]
     AlreadyExists { kind: Kind, detail: String },
+    /// The credit cannot pay for this (FAILED_PRECONDITION, with both amounts).
+    #[error("insufficient credit: needed {needed} EUR, available {available} EUR")]
+    InsufficientCredit {
+        needed: rust_decimal::Decimal,
+        available: rust_decimal::Decimal,
+    },
     /// The request is valid but the system is not in a state that allows it.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -48,6 +54,9 @@ pub enum Kind {
     GroupName,
     ResetToken,
     Domain,
+    Period,
+    IdempotencyKey,
+    PlanChange,
 }
 
 impl fmt::Display for Kind {
@@ -62,6 +71,9 @@ impl fmt::Display for Kind {
             Kind::GroupName => "group name",
             Kind::ResetToken => "reset token",
             Kind::Domain => "domain",
+            Kind::Period => "period",
+            Kind::IdempotencyKey => "idempotency key",
+            Kind::PlanChange => "plan change",
         })
     }
 }

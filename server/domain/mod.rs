@@ -5,17 +5,22 @@
 pub mod accounts;
 pub mod address;
 pub mod aliases;
+pub mod billing;
 pub mod clock;
+pub mod credit;
 pub mod dkim;
 pub mod domains;
 pub mod error;
 pub mod groups;
 pub mod model;
+pub mod money;
 pub mod organizations;
 pub mod plans;
 pub mod principal;
+pub mod renewals;
 pub mod routing;
 pub mod secrets;
+pub mod subscriptions;
 pub mod tokens;
 pub mod validate;
 

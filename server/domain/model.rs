@@ -85,6 +85,10 @@ pub struct User {
     pub profile: Profile,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// End of the current paid period; `None` on Free and for the master.
+    pub paid_until: Option<DateTime<Utc>>,
+    /// A renewal came due and could not be paid.
+    pub unpaid: bool,
 }
 
 /// A validated request to create an account.

@@ -125,7 +125,7 @@ fn profile_update(
         photo: photo
             .map(|pb::Photo { content_type, data }| {
                 if data.is_empty() {
-                    return Ok(None);
+                    return Ok::<_, DomainError>(None);
                 }
                 let content_type = validate::photo("photo", &content_type, &data)?;
                 Ok(Some(Photo { content_type, data }))
@@ -361,6 +361,34 @@ impl AdminService for AdminApi {
             .await?;
         Ok(Response::new(pb::UpdateUserProfileResponse {
             user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn change_subscription(
+        &self,
+        request: Request<pb::ChangeSubscriptionRequest>,
+    ) -> Reply<pb::ChangeSubscriptionResponse> {
+        let principal = principal(&request)?;
+        let pb::ChangeSubscriptionRequest {
+            user_id,
+            plan,
+            request_id: rid,
+        } = request.into_inner();
+        let user_id = id("user_id", user_id)?;
+        let plan = convert::plan_from("plan", plan)?
+            .ok_or_else(|| DomainError::invalid("plan", "is required"))?;
+        let rid = request_id(rid)?;
+        let change = self
+            .app
+            .change_subscription(&principal, user_id, plan, rid)
+            .await?;
+        let net = change.net();
+        Ok(Response::new(pb::ChangeSubscriptionResponse {
+            user: Some(convert::user(change.user)),
+            refund: Some(convert::money(change.refund)),
+            charge: Some(convert::money(change.charge)),
+            net: Some(convert::money(net)),
+            balance: Some(convert::money(change.balance)),
         }))
     }
 

@@ -32,6 +32,15 @@ pub fn access(path: &str) -> Option<Access> {
     {
         return Some(Access::Public);
     }
+    if let Some(method) = path.strip_prefix("/mailadmin.v1.BillingService/") {
+        return match method {
+            "TopUp" | "RunRenewals" | "GetPlanCatalog" | "UpdatePlanCatalog" => Some(OPERATOR),
+            "GetBalance" | "ListLedger" | "ListNotifications" | "PreviewSubscriptionChange" => {
+                Some(MANAGE)
+            }
+            _ => None,
+        };
+    }
     if let Some(method) = path.strip_prefix("/mailadmin.v1.DomainService/") {
         return match method {
             "AddDomain" | "GetDomain" | "ListDomains" | "VerifyDomain" | "ActivateDomain"
@@ -47,9 +56,8 @@ pub fn access(path: &str) -> Option<Access> {
         "CreateUser" | "ListUsers" | "SetPassword" | "DisableUser" | "EnableUser"
         | "DeleteUser" | "CreateGroup" | "RenameGroup" | "UpdateGroupSharing" | "DeleteGroup"
         | "AddGroupMembers" | "RemoveGroupMembers" | "ListGroups" | "ListGroupMembers"
-        | "ListUserGroups" | "ListAuditEvents" | "AddAlias" | "DeleteAlias" | "ResolveAddress" => {
-            MANAGE
-        }
+        | "ListUserGroups" | "ListAuditEvents" | "AddAlias" | "DeleteAlias" | "ResolveAddress"
+        | "ChangeSubscription" => MANAGE,
         "GetUser" | "UpdateUserProfile" | "ChangeOwnPassword" | "ListAliases" => SELF_SERVICE,
         _ => return None,
     })

@@ -1,12 +1,14 @@
 //! Conversions between proto messages and domain values, shared by the
 //! service files.
 
+use crate::domain::billing::{LedgerEntry, LedgerKind, Notification, NotificationKind};
 use crate::domain::model::{
     AccountAddress, AccountState, AddressKind, AuditEvent, DnsRecord, Domain, DomainState, Group,
     GroupSharing, Organization, OutboxMessage, Photo, PostalAddress, Profile, RecordCheck,
     RecordPurpose, RecordType, TokenInfo, User,
 };
-use crate::domain::plans::Plan;
+use crate::domain::money::{CURRENCY, Money};
+use crate::domain::plans::{Plan, PlanTerms};
 use crate::domain::routing::{MatchKind, Route};
 use crate::domain::{DomainError, DomainResult, Role};
 use chrono::{DateTime, Utc};
@@ -160,6 +162,8 @@ pub fn user(u: User) -> pb::User {
         profile: Some(profile(u.profile)),
         created_at: Some(timestamp(u.created_at)),
         updated_at: Some(timestamp(u.updated_at)),
+        paid_until: u.paid_until.map(timestamp),
+        unpaid: u.unpaid,
     }
 }
 
@@ -333,5 +337,95 @@ pub fn route(route: Route, normalized: String) -> pb::ResolveAddressResponse {
         user_id,
         primary_address,
         normalized,
+    }
+}
+
+pub fn money(m: Money) -> pb::Money {
+    pb::Money {
+        amount: m.to_string(),
+        currency: CURRENCY.to_string(),
+    }
+}
+
+/// A required amount on the wire.
+pub fn money_from(field: &str, m: Option<pb::Money>) -> DomainResult<Money> {
+    let pb::Money { amount, currency } =
+        m.ok_or_else(|| DomainError::invalid(field, "is required"))?;
+    Money::parse(field, &amount, &currency)
+}
+
+pub fn plan_terms(t: PlanTerms) -> pb::PlanTerms {
+    pb::PlanTerms {
+        plan: plan_to(t.plan).into(),
+        price: Some(money(Money::from_cents(t.price_cents))),
+        aliases_per_user: t.aliases_per_user as i32,
+        max_accounts: t.max_accounts as i32,
+        max_free_accounts: t.max_free_accounts as i32,
+        max_domains: t.max_domains as i32,
+        console: t.console,
+    }
+}
+
+pub fn plan_terms_from(field: &str, t: pb::PlanTerms) -> DomainResult<PlanTerms> {
+    let pb::PlanTerms {
+        plan,
+        price,
+        aliases_per_user,
+        max_accounts,
+        max_free_accounts,
+        max_domains,
+        console,
+    } = t;
+    let count = |name: &str, value: i32| {
+        u32::try_from(value)
+            .map_err(|_| DomainError::invalid(format!("{field}.{name}"), "must not be negative"))
+    };
+    Ok(PlanTerms {
+        plan: plan_from(&format!("{field}.plan"), plan)?
+            .ok_or_else(|| DomainError::invalid(format!("{field}.plan"), "is required"))?,
+        price_cents: money_from(&format!("{field}.price"), price)?.cents(),
+        aliases_per_user: count("aliases_per_user", aliases_per_user)?,
+        max_accounts: count("max_accounts", max_accounts)?,
+        max_free_accounts: count("max_free_accounts", max_free_accounts)?,
+        max_domains: count("max_domains", max_domains)?,
+        console,
+    })
+}
+
+pub fn ledger_entry(e: LedgerEntry) -> pb::LedgerEntry {
+    pb::LedgerEntry {
+        id: e.id,
+        organization_id: e.organization_id,
+        kind: match e.kind {
+            LedgerKind::TopUp => pb::LedgerEntryKind::Topup,
+            LedgerKind::Charge => pb::LedgerEntryKind::Charge,
+            LedgerKind::Refund => pb::LedgerEntryKind::Refund,
+            LedgerKind::Adjustment => pb::LedgerEntryKind::Adjustment,
+        }
+        .into(),
+        amount: Some(money(e.amount)),
+        balance_after: Some(money(e.balance_after)),
+        user_id: e.user_id.unwrap_or_default(),
+        plan: e.plan.map(|p| plan_to(p).into()).unwrap_or_default(),
+        period_seq: e.period_seq.unwrap_or_default(),
+        reference: e.reference.unwrap_or_default(),
+        description: e.description,
+        created_at: Some(timestamp(e.created_at)),
+    }
+}
+
+pub fn notification(n: Notification) -> pb::Notification {
+    pb::Notification {
+        id: n.id,
+        organization_id: n.organization_id,
+        kind: match n.kind {
+            NotificationKind::LowBalance => pb::NotificationKind::LowBalance,
+            NotificationKind::RenewalFailed => pb::NotificationKind::RenewalFailed,
+            NotificationKind::MovedToFree => pb::NotificationKind::MovedToFree,
+            NotificationKind::DomainClaimDropped => pb::NotificationKind::DomainClaimDropped,
+        }
+        .into(),
+        message: n.message,
+        created_at: Some(timestamp(n.created_at)),
     }
 }

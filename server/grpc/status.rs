@@ -22,6 +22,20 @@ impl From<DomainError> for Status {
             DomainError::AlreadyExists { kind, detail } => {
                 Status::already_exists(format!("{kind} already exists: {detail}"))
             }
+            DomainError::InsufficientCredit { needed, available } => {
+                let message = format!(
+                    "insufficient credit: needed {needed:.2} EUR, available {available:.2} EUR"
+                );
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    message.clone(),
+                    ErrorDetails::with_precondition_failure_violation(
+                        "CREDIT",
+                        "organization",
+                        message,
+                    ),
+                )
+            }
             DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
             DomainError::ResourceExhausted(message) => Status::resource_exhausted(message),
             DomainError::Unavailable(message) => {

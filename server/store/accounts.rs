@@ -55,6 +55,7 @@ impl Tx {
             name: Set(name.to_string()),
             master_user_id: Set(None),
             created_at: Set(to_millis(now)),
+            balance_cents: Set(0),
             ..Default::default()
         }
         .insert(&self.txn)
@@ -197,6 +198,9 @@ impl Tx {
             create_request_id: Set(request_id.map(str::to_string)),
             created_at: Set(to_millis(now)),
             updated_at: Set(to_millis(now)),
+            paid_until: Set(None),
+            period_seq: Set(0),
+            unpaid: Set(false),
             ..Default::default()
         }
         .insert(&self.txn)
@@ -707,6 +711,9 @@ struct UserListRow {
     create_request_id: Option<String>,
     created_at: i64,
     updated_at: i64,
+    paid_until: Option<i64>,
+    period_seq: i64,
+    unpaid: bool,
 }
 
 impl UserListRow {
@@ -731,6 +738,9 @@ impl UserListRow {
             create_request_id: self.create_request_id,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            paid_until: self.paid_until,
+            period_seq: self.period_seq,
+            unpaid: self.unpaid,
         }
     }
 }
@@ -770,5 +780,7 @@ pub(super) fn user_from(row: users::Model) -> DomainResult<User> {
         },
         created_at: from_millis(row.created_at),
         updated_at: from_millis(row.updated_at),
+        paid_until: row.paid_until.map(from_millis),
+        unpaid: row.unpaid,
     })
 }

@@ -36,6 +36,7 @@ pub mod organizations {
         pub name: String,
         pub master_user_id: Option<i64>,
         pub created_at: i64,
+        pub balance_cents: i64,
     }
     no_relations!();
 }
@@ -65,6 +66,9 @@ pub mod users {
         pub create_request_id: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub paid_until: Option<i64>,
+        pub period_seq: i64,
+        pub unpaid: bool,
     }
     no_relations!();
 }
@@ -218,6 +222,66 @@ pub mod notifications {
         pub organization_id: i64,
         pub kind: String,
         pub message: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod periods {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "periods")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        pub organization_id: i64,
+        pub seq: i64,
+        pub plan: String,
+        pub starts_at: i64,
+        pub ends_at: i64,
+        pub charged_cents: i64,
+        pub refunded_cents: Option<i64>,
+        pub closed_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod ledger_entries {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ledger_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub organization_id: i64,
+        pub kind: String,
+        pub amount_cents: i64,
+        pub balance_after_cents: i64,
+        pub user_id: Option<i64>,
+        pub plan: Option<String>,
+        pub period_seq: Option<i64>,
+        pub idempotency_key: Option<String>,
+        pub reference: Option<String>,
+        pub description: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod plan_changes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plan_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        pub request_id: String,
+        pub from_plan: String,
+        pub to_plan: String,
+        pub refund_cents: i64,
+        pub charge_cents: i64,
         pub created_at: i64,
     }
     no_relations!();

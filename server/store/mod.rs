@@ -4,6 +4,7 @@
 //! (unique keys, row locks). Database errors become [`DomainError`]s here.
 
 mod accounts;
+mod billing;
 mod domains;
 mod entities;
 mod groups;
@@ -18,6 +19,7 @@ use sea_orm::{
 use std::time::Duration;
 
 pub use accounts::UserRow;
+pub use billing::PlanChangeRecord;
 pub use domains::{NewDomainRow, RoutingFacts};
 pub use tokens::TokenRow;
 

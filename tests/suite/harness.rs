@@ -27,6 +27,9 @@ use tonic_types::StatusExt;
 
 pub use mailadmin_client::pb::{AccountState, Plan, Role};
 
+/// The credit [`TestServer::create_org`] gives every organization.
+pub const DEFAULT_CREDIT: &str = "1000.00";
+
 /// The provider domain `Settings::new` configures.
 pub const PROVIDER_DOMAIN: &str = "mailadmin.example";
 
@@ -45,6 +48,21 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
 
+impl Bearer {
+    /// `authorization: Bearer <token>`, or no header for `None`.
+    pub fn new(token: Option<&str>) -> Bearer {
+        Bearer(token.map(|t| {
+            format!("Bearer {t}")
+                .parse::<MetadataValue<Ascii>>()
+                .expect("tokens are ASCII")
+        }))
+    }
+
+    pub fn token(token: &str) -> Bearer {
+        Bearer::new(Some(token))
+    }
+}
+
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
@@ -57,6 +75,8 @@ impl Interceptor for Bearer {
 }
 
 pub type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+pub type BillingClient =
+    pb::billing_service_client::BillingServiceClient<InterceptedService<Channel, Bearer>>;
 pub type DomainClient = DomainServiceClient<InterceptedService<Channel, Bearer>>;
 
 struct PgDatabase {
@@ -212,12 +232,15 @@ impl TestServer {
 
     /// A client with `token` (or none).
     pub fn client(&self, token: Option<&str>) -> Client {
-        let value = token.map(|t| {
-            format!("Bearer {t}")
-                .parse::<MetadataValue<Ascii>>()
-                .expect("tokens are ASCII")
-        });
-        AdminServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+        AdminServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// A BillingService client with `token` (or none).
+    pub fn billing_client(&self, token: Option<&str>) -> BillingClient {
+        pb::billing_service_client::BillingServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(token),
+        )
     }
 
     pub fn with_token(&self, token: &str) -> Client {
@@ -234,12 +257,7 @@ impl TestServer {
 
     /// A DomainService client with `token` (or none).
     pub fn domain_client(&self, token: Option<&str>) -> DomainClient {
-        let value = token.map(|t| {
-            format!("Bearer {t}")
-                .parse::<MetadataValue<Ascii>>()
-                .expect("tokens are ASCII")
-        });
-        DomainServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+        DomainServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
     }
 
     /// A DomainService client for `org`'s admin.
@@ -347,7 +365,39 @@ impl TestServer {
     /// Creates an organization (operator) whose master account is
     /// `<slug>-admin@mailadmin.example` on `master_plan`, and logs its
     /// admin in.
+    /// Creates an organization with a credit of [`DEFAULT_CREDIT`] EUR (a
+    /// real TopUp), so paid accounts can be created without further ado.
     pub async fn create_org(&self, name: &str, master_plan: Plan) -> Org {
+        let org = self.create_org_without_credit(name, master_plan).await;
+        self.top_up(
+            org.id,
+            DEFAULT_CREDIT,
+            &format!("initial credit of {}", org.name),
+        )
+        .await;
+        org
+    }
+
+    /// Credits `amount` (e.g. "12.50") to an organization through TopUp,
+    /// with `key` as idempotency key; returns the new balance.
+    pub async fn top_up(&self, organization_id: i64, amount: &str, key: &str) -> String {
+        let mut billing = self.billing_client(Some(&self.operator_token));
+        let response = ok(billing
+            .top_up(pb::TopUpRequest {
+                organization_id,
+                amount: Some(pb::Money {
+                    amount: amount.to_string(),
+                    currency: "EUR".to_string(),
+                }),
+                idempotency_key: key.to_string(),
+                payment_reference: format!("test payment {key}"),
+            })
+            .await);
+        response.balance.expect("balance in the answer").amount
+    }
+
+    /// Creates an organization with a credit of 0.00.
+    pub async fn create_org_without_credit(&self, name: &str, master_plan: Plan) -> Org {
         let username = format!("{}-admin", slug(name));
         let master = new_account(&username, master_plan);
         let response = ok(self

@@ -1,0 +1,149 @@
+//! The renewal run: charges every period that has come due, in small
+//! batches that each commit on their own, so the run can be killed at any
+//! point and started again. One charge per account and period, whatever
+//! the number of concurrent runs: batches lock their accounts (PostgreSQL
+//! skips those another run holds; SQLite has one writer), an account's
+//! position only moves forward, and the unique (account, period) key backs
+//! both.
+
+use super::billing::{self, BillingWrite, Credit, RenewalOutcome};
+use super::model::NewAuditEvent;
+use super::money::Money;
+use super::plans::Plan;
+use super::{App, DomainError, DomainResult, Principal};
+use std::collections::HashMap;
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenewalSummary {
+    pub charged: u32,
+    pub total_charged: Money,
+    pub moved_to_free: u32,
+    pub unpaid: u32,
+}
+
+impl App {
+    /// RunRenewals, by an operator.
+    pub async fn run_renewals(&self, principal: &Principal) -> DomainResult<RenewalSummary> {
+        self.renew_due(&principal.actor()).await
+    }
+
+    /// Renews everything due now; `actor` names who started the run in the
+    /// audit log ("system" for the schedule).
+    pub async fn renew_due(&self, actor: &str) -> DomainResult<RenewalSummary> {
+        let mut summary = RenewalSummary::default();
+        let mut after_id = 0;
+        let batch = self.settings().renewal_batch_size.max(1);
+        loop {
+            let (last, batch_summary) = self.renew_batch(actor, after_id, batch).await?;
+            summary.charged += batch_summary.charged;
+            summary.total_charged = Money::from_cents(
+                summary.total_charged.cents() + batch_summary.total_charged.cents(),
+            );
+            summary.moved_to_free += batch_summary.moved_to_free;
+            summary.unpaid += batch_summary.unpaid;
+            match last {
+                Some(id) => after_id = id,
+                None => break,
+            }
+            if let Some(pause) = self.settings().renewal_batch_pause {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        if summary != RenewalSummary::default() {
+            tracing::info!(
+                charged = summary.charged,
+                total = %summary.total_charged,
+                moved_to_free = summary.moved_to_free,
+                unpaid = summary.unpaid,
+                "renewal run finished"
+            );
+        }
+        Ok(summary)
+    }
+
+    /// One batch in one transaction. Returns the last account id looked at
+    /// (None when nothing was due).
+    async fn renew_batch(
+        &self,
+        actor: &str,
+        after_id: i64,
+        limit: u64,
+    ) -> DomainResult<(Option<i64>, RenewalSummary)> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let due = tx.due_positions(now, after_id, limit).await?;
+        let Some(last) = due.last().map(|p| p.user_id) else {
+            return Ok((None, RenewalSummary::default()));
+        };
+        let mut organization_ids: Vec<i64> = due.iter().map(|p| p.organization_id).collect();
+        organization_ids.sort_unstable();
+        organization_ids.dedup();
+        let balances = tx.lock_credits(&organization_ids).await?;
+        let masters = tx.master_plans(&organization_ids).await?;
+        let free_counts = tx.free_account_counts(&organization_ids).await?;
+        let catalog: HashMap<Plan, _> = tx
+            .plan_catalog()
+            .await?
+            .into_iter()
+            .map(|t| (t.plan, t))
+            .collect();
+        let terms = |plan: Plan| {
+            catalog.get(&plan).ok_or_else(|| {
+                DomainError::internal(format!("plan {} missing from catalog", plan.as_str()))
+            })
+        };
+
+        let threshold = self.settings().low_balance_threshold;
+        let mut credits: HashMap<i64, Credit> = HashMap::new();
+        let mut free_left: HashMap<i64, u32> = HashMap::new();
+        for &org in &organization_ids {
+            let balance = balances.get(&org).copied().unwrap_or_default();
+            credits.insert(org, Credit::new(org, balance, threshold));
+            let master_plan = masters.get(&org).copied().unwrap_or(Plan::Free);
+            let used = free_counts.get(&org).copied().unwrap_or(0);
+            free_left.insert(
+                org,
+                terms(master_plan)?.max_free_accounts.saturating_sub(used),
+            );
+        }
+
+        let mut write = BillingWrite::default();
+        let mut summary = RenewalSummary::default();
+        for position in &due {
+            let org = position.organization_id;
+            let (Some(credit), Some(free)) = (credits.get_mut(&org), free_left.get_mut(&org))
+            else {
+                continue;
+            };
+            let plan_terms = terms(position.plan)?;
+            let before = credit.balance;
+            match billing::renew(position, plan_terms, now, free, credit, &mut write) {
+                RenewalOutcome::Charged(n) => summary.charged += n,
+                RenewalOutcome::MovedToFree => summary.moved_to_free += 1,
+                RenewalOutcome::Unpaid => summary.unpaid += 1,
+            }
+            summary.total_charged = Money::from_cents(
+                summary.total_charged.cents() + before.cents() - credit.balance.cents(),
+            );
+        }
+        for org in &organization_ids {
+            if let Some(credit) = credits.remove(org) {
+                credit.finish(&mut write);
+            }
+        }
+        write.audit.push(NewAuditEvent {
+            actor: actor.to_string(),
+            organization_id: None,
+            action: "billing.renewal_batch",
+            target: format!("users:{}..={last}", after_id + 1),
+            details: format!(
+                "charged {} periods ({}), moved {} to Free, {} unpaid",
+                summary.charged, summary.total_charged, summary.moved_to_free, summary.unpaid
+            ),
+        });
+        tx.apply_billing(write, now).await?;
+        tx.commit().await?;
+        Ok((Some(last), summary))
+    }
+}

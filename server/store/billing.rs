@@ -1,0 +1,682 @@
+//! Credit, ledger, periods, the plan catalog and notifications. A billing
+//! decision (`domain::billing::BillingWrite`) is written here in a handful
+//! of bulk statements, so a renewal batch of hundreds of accounts costs
+//! about as much as one account.
+
+use super::entities::{
+    ledger_entries, notifications, organizations, periods, plan_changes, plans, users,
+};
+use super::{Store, Tx, db_err, unique_or};
+use crate::domain::billing::{
+    AccountPosition, BillingWrite, LedgerEntry, LedgerKind, NewLedgerEntry, Notification,
+    NotificationKind,
+};
+use crate::domain::clock::{from_millis, to_millis};
+use crate::domain::model::AccountState;
+use crate::domain::money::Money;
+use crate::domain::plans::{Plan, PlanTerms};
+use crate::domain::validate::Page;
+use crate::domain::{DomainError, DomainResult, Kind};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, Value,
+};
+use std::collections::HashMap;
+
+/// A recorded plan change, for replays of the same request_id.
+pub struct PlanChangeRecord {
+    pub from_plan: Plan,
+    pub to_plan: Plan,
+    pub refund: Money,
+    pub charge: Money,
+}
+
+impl Tx {
+    /// Locks the organizations' rows (in id order, so concurrent writers
+    /// never deadlock) and returns their credit.
+    pub async fn lock_credits(
+        &self,
+        organization_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, Money>> {
+        let mut ids = organization_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: Vec<(i64, i64)> = organizations::Entity::find()
+            .select_only()
+            .column(organizations::Column::Id)
+            .column(organizations::Column::BalanceCents)
+            .filter(organizations::Column::Id.is_in(ids))
+            .order_by_asc(organizations::Column::Id)
+            .lock_exclusive()
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, cents)| (id, Money::from_cents(cents)))
+            .collect())
+    }
+
+    pub async fn lock_credit(&self, organization_id: i64) -> DomainResult<Money> {
+        self.lock_credits(&[organization_id])
+            .await?
+            .remove(&organization_id)
+            .ok_or(DomainError::NotFound(Kind::Organization))
+    }
+
+    /// An account's billing position, with its current period's charge.
+    pub async fn account_position(&self, user_id: i64) -> DomainResult<Option<AccountPosition>> {
+        let Some(row) = users::Entity::find_by_id(user_id)
+            .select_only()
+            .columns(position_columns())
+            .into_tuple::<PositionRow>()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        let mut position = position_from(row)?;
+        if position.period_seq > 0 {
+            let charged: Option<i64> = periods::Entity::find()
+                .select_only()
+                .column(periods::Column::ChargedCents)
+                .filter(periods::Column::UserId.eq(user_id))
+                .filter(periods::Column::Seq.eq(position.period_seq))
+                .into_tuple()
+                .one(&self.txn)
+                .await
+                .map_err(db_err)?;
+            position.current_charge = Money::from_cents(charged.unwrap_or(0));
+        }
+        Ok(Some(position))
+    }
+
+    /// Up to `limit` accounts whose renewal has come due, after `after_id`,
+    /// locked for this transaction. On PostgreSQL rows another run holds
+    /// are skipped (that run is renewing them).
+    pub async fn due_positions(
+        &self,
+        now: DateTime<Utc>,
+        after_id: i64,
+        limit: u64,
+    ) -> DomainResult<Vec<AccountPosition>> {
+        let mut query = users::Entity::find()
+            .select_only()
+            .columns(position_columns())
+            .filter(users::Column::PaidUntil.lte(to_millis(now)))
+            .filter(users::Column::Id.gt(after_id))
+            .filter(users::Column::IsMaster.eq(false))
+            .filter(users::Column::Plan.ne(Plan::Free.as_str()))
+            .filter(users::Column::State.ne(AccountState::Deleted.as_str()))
+            .order_by_asc(users::Column::Id)
+            .limit(limit);
+        if self.txn.get_database_backend() == DbBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query
+            .into_tuple::<PositionRow>()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(position_from).collect()
+    }
+
+    /// Each organization's master plan.
+    pub async fn master_plans(&self, organization_ids: &[i64]) -> DomainResult<HashMap<i64, Plan>> {
+        let rows: Vec<(i64, String)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::OrganizationId)
+            .column(users::Column::Plan)
+            .filter(users::Column::IsMaster.eq(true))
+            .filter(users::Column::OrganizationId.is_in(organization_ids.iter().copied()))
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(org, plan)| Ok((org, Plan::parse_stored(&plan)?)))
+            .collect()
+    }
+
+    /// Each organization's number of live Free accounts (master excluded).
+    pub async fn free_account_counts(
+        &self,
+        organization_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, u32>> {
+        let rows: Vec<(i64, i64)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::OrganizationId)
+            .column_as(Expr::expr(Func::count(Expr::col(users::Column::Id))), "n")
+            .filter(users::Column::IsMaster.eq(false))
+            .filter(users::Column::Plan.eq(Plan::Free.as_str()))
+            .filter(users::Column::State.ne(AccountState::Deleted.as_str()))
+            .filter(users::Column::OrganizationId.is_in(organization_ids.iter().copied()))
+            .group_by(users::Column::OrganizationId)
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(org, n)| (org, n as u32)).collect())
+    }
+
+    pub async fn plan_catalog(&self) -> DomainResult<Vec<PlanTerms>> {
+        let mut out = Vec::new();
+        for plan in Plan::ALL {
+            out.push(self.plan_terms(plan).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn update_plan_terms(&self, terms: &PlanTerms) -> DomainResult<()> {
+        plans::ActiveModel {
+            name: sea_orm::Unchanged(terms.plan.as_str().to_string()),
+            price_cents: Set(terms.price_cents),
+            aliases_per_user: Set(terms.aliases_per_user as i32),
+            max_accounts: Set(terms.max_accounts as i32),
+            max_free_accounts: Set(terms.max_free_accounts as i32),
+            max_domains: Set(terms.max_domains as i32),
+            console: Set(terms.console),
+        }
+        .update(&self.txn)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Writes one billing decision: new periods, closed periods, account
+    /// positions, ledger entries, notifications, final credits, audit.
+    pub async fn apply_billing(&self, write: BillingWrite, now: DateTime<Utc>) -> DomainResult<()> {
+        let at = to_millis(now);
+        if !write.periods.is_empty() {
+            let rows = write.periods.iter().map(|p| periods::ActiveModel {
+                user_id: Set(p.user_id),
+                organization_id: Set(p.organization_id),
+                seq: Set(p.seq),
+                plan: Set(p.plan.as_str().to_string()),
+                starts_at: Set(to_millis(p.starts_at)),
+                ends_at: Set(to_millis(p.ends_at)),
+                charged_cents: Set(p.charged.cents()),
+                refunded_cents: Set(None),
+                closed_at: Set(None),
+                ..Default::default()
+            });
+            // The unique (user_id, seq) key: a period is charged once, ever.
+            periods::Entity::insert_many(rows)
+                .exec(&self.txn)
+                .await
+                .map_err(|e| unique_or(e, Kind::Period, "this period was already charged"))?;
+        }
+        for closed in &write.closed {
+            periods::Entity::update_many()
+                .col_expr(
+                    periods::Column::RefundedCents,
+                    Expr::value(closed.refunded.cents()),
+                )
+                .col_expr(
+                    periods::Column::ClosedAt,
+                    Expr::value(to_millis(closed.closed_at)),
+                )
+                .filter(periods::Column::UserId.eq(closed.user_id))
+                .filter(periods::Column::Seq.eq(closed.seq))
+                .exec(&self.txn)
+                .await
+                .map_err(db_err)?;
+        }
+        if !write.accounts.is_empty() {
+            let rows: Vec<Vec<Value>> = write
+                .accounts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.user_id.into(),
+                        a.plan.as_str().into(),
+                        a.paid_until.map(to_millis).into(),
+                        a.period_seq.into(),
+                        a.unpaid.into(),
+                        at.into(),
+                    ]
+                })
+                .collect();
+            self.update_from_values(
+                "users",
+                &[
+                    "id",
+                    "plan",
+                    "paid_until",
+                    "period_seq",
+                    "unpaid",
+                    "updated_at",
+                ],
+                rows,
+            )
+            .await?;
+        }
+        if !write.entries.is_empty() {
+            let rows = write.entries.iter().map(|e| ledger_row(e, at));
+            ledger_entries::Entity::insert_many(rows)
+                .exec(&self.txn)
+                .await
+                .map_err(|e| unique_or(e, Kind::IdempotencyKey, "this idempotency key was used"))?;
+        }
+        if !write.notifications.is_empty() {
+            let rows = write
+                .notifications
+                .iter()
+                .map(|n| notifications::ActiveModel {
+                    organization_id: Set(n.organization_id),
+                    kind: Set(n.kind.as_str().to_string()),
+                    message: Set(n.message.clone()),
+                    created_at: Set(at),
+                    ..Default::default()
+                });
+            notifications::Entity::insert_many(rows)
+                .exec(&self.txn)
+                .await
+                .map_err(db_err)?;
+        }
+        if !write.balances.is_empty() {
+            let rows: Vec<Vec<Value>> = write
+                .balances
+                .iter()
+                .map(|(org, balance)| {
+                    if balance.is_negative() {
+                        return Err(DomainError::internal(format!(
+                            "organization {org}: negative credit {balance}"
+                        )));
+                    }
+                    Ok(vec![(*org).into(), balance.cents().into()])
+                })
+                .collect::<DomainResult<_>>()?;
+            self.update_from_values("organizations", &["id", "balance_cents"], rows)
+                .await?;
+        }
+        for event in write.audit {
+            self.record(event, now).await?;
+        }
+        Ok(())
+    }
+
+    /// `UPDATE table SET col = v.col, … FROM (VALUES …) WHERE table.id = v.id`,
+    /// through a CTE so the same SQL runs on PostgreSQL and SQLite (3.33+).
+    async fn update_from_values(
+        &self,
+        table: &str,
+        columns: &[&str],
+        rows: Vec<Vec<Value>>,
+    ) -> DomainResult<()> {
+        let backend = self.txn.get_database_backend();
+        let mut sql = format!("WITH v({}) AS (VALUES ", columns.join(", "));
+        let mut values = Vec::with_capacity(rows.len() * columns.len());
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for (j, value) in row.into_iter().enumerate() {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                values.push(value);
+                match backend {
+                    DbBackend::Postgres => sql.push_str(&format!("${}", values.len())),
+                    _ => sql.push('?'),
+                }
+            }
+            sql.push(')');
+        }
+        let sets: Vec<String> = columns[1..]
+            .iter()
+            .map(|c| format!("{c} = v.{c}"))
+            .collect();
+        sql.push_str(&format!(
+            ") UPDATE {table} SET {} FROM v WHERE {table}.id = v.id",
+            sets.join(", ")
+        ));
+        self.txn
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub async fn find_topup(&self, idempotency_key: &str) -> DomainResult<Option<LedgerEntry>> {
+        ledger_entries::Entity::find()
+            .filter(ledger_entries::Column::IdempotencyKey.eq(idempotency_key))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .map(entry_from)
+            .transpose()
+    }
+
+    /// Inserts a top-up entry and sets the new credit (the row is locked).
+    pub async fn insert_topup(
+        &self,
+        entry: &NewLedgerEntry,
+        now: DateTime<Utc>,
+    ) -> DomainResult<LedgerEntry> {
+        let row = ledger_row(entry, to_millis(now))
+            .insert(&self.txn)
+            .await
+            .map_err(|e| {
+                unique_or(
+                    e,
+                    Kind::IdempotencyKey,
+                    "this idempotency key was used for another payment",
+                )
+            })?;
+        organizations::Entity::update_many()
+            .col_expr(
+                organizations::Column::BalanceCents,
+                Expr::value(entry.balance_after.cents()),
+            )
+            .filter(organizations::Column::Id.eq(entry.organization_id))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        entry_from(row)
+    }
+
+    /// Newest first.
+    pub async fn list_ledger(
+        &self,
+        organization_id: i64,
+        page: Page,
+    ) -> DomainResult<Vec<LedgerEntry>> {
+        let mut query = ledger_entries::Entity::find()
+            .filter(ledger_entries::Column::OrganizationId.eq(organization_id))
+            .order_by_desc(ledger_entries::Column::Id);
+        if let Some(before) = page.after {
+            query = query.filter(ledger_entries::Column::Id.lt(before));
+        }
+        let rows = query
+            .limit(page.size)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(entry_from).collect()
+    }
+
+    /// Newest first.
+    pub async fn list_notifications(
+        &self,
+        organization_id: i64,
+        page: Page,
+    ) -> DomainResult<Vec<Notification>> {
+        let mut query = notifications::Entity::find()
+            .filter(notifications::Column::OrganizationId.eq(organization_id))
+            .order_by_desc(notifications::Column::Id);
+        if let Some(before) = page.after {
+            query = query.filter(notifications::Column::Id.lt(before));
+        }
+        let rows = query
+            .limit(page.size)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Notification {
+                    id: r.id,
+                    organization_id: r.organization_id,
+                    kind: NotificationKind::parse_stored(&r.kind).ok_or_else(|| {
+                        DomainError::internal(format!("notification {}: bad kind", r.id))
+                    })?,
+                    message: r.message,
+                    created_at: from_millis(r.created_at),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn credit(&self, organization_id: i64) -> DomainResult<Money> {
+        let cents: Option<i64> = organizations::Entity::find_by_id(organization_id)
+            .select_only()
+            .column(organizations::Column::BalanceCents)
+            .into_tuple()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        cents
+            .map(Money::from_cents)
+            .ok_or(DomainError::NotFound(Kind::Organization))
+    }
+
+    /// The paid accounts of an organization: (paid_until, plan, unpaid).
+    pub async fn paid_accounts(
+        &self,
+        organization_id: i64,
+    ) -> DomainResult<Vec<(DateTime<Utc>, Plan, bool)>> {
+        let rows: Vec<(i64, String, bool)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::PaidUntil)
+            .column(users::Column::Plan)
+            .column(users::Column::Unpaid)
+            .filter(users::Column::OrganizationId.eq(organization_id))
+            .filter(users::Column::IsMaster.eq(false))
+            .filter(users::Column::PaidUntil.is_not_null())
+            .filter(users::Column::State.ne(AccountState::Deleted.as_str()))
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(until, plan, unpaid)| {
+                Ok((from_millis(until), Plan::parse_stored(&plan)?, unpaid))
+            })
+            .collect()
+    }
+
+    pub async fn find_plan_change(
+        &self,
+        user_id: i64,
+        request_id: &str,
+    ) -> DomainResult<Option<PlanChangeRecord>> {
+        let row = plan_changes::Entity::find()
+            .filter(plan_changes::Column::UserId.eq(user_id))
+            .filter(plan_changes::Column::RequestId.eq(request_id))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(PlanChangeRecord {
+                from_plan: Plan::parse_stored(&r.from_plan)?,
+                to_plan: Plan::parse_stored(&r.to_plan)?,
+                refund: Money::from_cents(r.refund_cents),
+                charge: Money::from_cents(r.charge_cents),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn insert_plan_change(
+        &self,
+        user_id: i64,
+        request_id: &str,
+        record: &PlanChangeRecord,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        plan_changes::ActiveModel {
+            user_id: Set(user_id),
+            request_id: Set(request_id.to_string()),
+            from_plan: Set(record.from_plan.as_str().to_string()),
+            to_plan: Set(record.to_plan.as_str().to_string()),
+            refund_cents: Set(record.refund.cents()),
+            charge_cents: Set(record.charge.cents()),
+            created_at: Set(to_millis(now)),
+            ..Default::default()
+        }
+        .insert(&self.txn)
+        .await
+        .map_err(|e| unique_or(e, Kind::PlanChange, "this request_id was used"))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Seeds `count` accounts on `plan` in one organization, each with one
+    /// charged period ending at `paid_until`, without charging the credit:
+    /// fixtures for benchmarks and load tests (thousands of accounts in a
+    /// second, where the RPC path would hash a password for each).
+    pub async fn seed_paid_accounts(
+        &self,
+        organization_id: i64,
+        prefix: &str,
+        count: usize,
+        plan: Plan,
+        price: Money,
+        paid_until: DateTime<Utc>,
+    ) -> DomainResult<Vec<i64>> {
+        let tx = self.write().await?;
+        let now = to_millis(paid_until - crate::domain::billing::period_length());
+        let mut ids = Vec::with_capacity(count);
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+            let rows = chunk.iter().map(|i| users::ActiveModel {
+                organization_id: Set(organization_id),
+                username: Set(format!("{prefix}{i}")),
+                first_name: Set("Seed".into()),
+                last_name: Set(format!("Account {i}")),
+                primary_address: Set(format!("{prefix}{i}@seed.invalid")),
+                plan: Set(plan.as_str().into()),
+                state: Set(AccountState::Enabled.as_str().into()),
+                is_master: Set(false),
+                password_hash: Set(String::new()),
+                external_email: Set(None),
+                mobile_phone: Set(None),
+                postal_address: Set(None),
+                birth_date: Set(None),
+                photo_content_type: Set(None),
+                photo: Set(None),
+                create_request_id: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                paid_until: Set(Some(to_millis(paid_until))),
+                period_seq: Set(1),
+                unpaid: Set(false),
+                ..Default::default()
+            });
+            users::Entity::insert_many(rows)
+                .exec(&tx.txn)
+                .await
+                .map_err(db_err)?;
+            let first = format!("{prefix}{}", chunk[0]);
+            let names: Vec<String> = chunk.iter().map(|i| format!("{prefix}{i}")).collect();
+            let inserted: Vec<i64> = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .filter(users::Column::Username.is_in(names))
+                .order_by_asc(users::Column::Id)
+                .into_tuple()
+                .all(&tx.txn)
+                .await
+                .map_err(db_err)?;
+            debug_assert!(!inserted.is_empty(), "{first} inserted");
+            let periods = inserted.iter().map(|id| periods::ActiveModel {
+                user_id: Set(*id),
+                organization_id: Set(organization_id),
+                seq: Set(1),
+                plan: Set(plan.as_str().into()),
+                starts_at: Set(now),
+                ends_at: Set(to_millis(paid_until)),
+                charged_cents: Set(price.cents()),
+                refunded_cents: Set(None),
+                closed_at: Set(None),
+                ..Default::default()
+            });
+            periods::Entity::insert_many(periods)
+                .exec(&tx.txn)
+                .await
+                .map_err(db_err)?;
+            ids.extend(inserted);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Sets an organization's credit directly (fixtures only; the product
+    /// moves credit through the ledger).
+    pub async fn seed_credit(&self, organization_id: i64, credit: Money) -> DomainResult<()> {
+        let tx = self.write().await?;
+        let entry = NewLedgerEntry {
+            organization_id,
+            kind: LedgerKind::Adjustment,
+            amount: credit,
+            balance_after: credit,
+            user_id: None,
+            plan: None,
+            period_seq: None,
+            idempotency_key: None,
+            reference: None,
+            description: "seeded credit".into(),
+        };
+        tx.insert_topup(&entry, Utc::now()).await?;
+        tx.commit().await
+    }
+}
+
+type PositionRow = (i64, i64, String, String, Option<i64>, i64, bool);
+
+fn position_columns() -> [users::Column; 7] {
+    [
+        users::Column::Id,
+        users::Column::OrganizationId,
+        users::Column::Username,
+        users::Column::Plan,
+        users::Column::PaidUntil,
+        users::Column::PeriodSeq,
+        users::Column::Unpaid,
+    ]
+}
+
+fn position_from(row: PositionRow) -> DomainResult<AccountPosition> {
+    let (user_id, organization_id, username, plan, paid_until, period_seq, unpaid) = row;
+    Ok(AccountPosition {
+        user_id,
+        organization_id,
+        username,
+        plan: Plan::parse_stored(&plan)?,
+        paid_until: paid_until.map(from_millis),
+        period_seq,
+        unpaid,
+        current_charge: Money::ZERO,
+    })
+}
+
+fn ledger_row(e: &NewLedgerEntry, at: i64) -> ledger_entries::ActiveModel {
+    ledger_entries::ActiveModel {
+        organization_id: Set(e.organization_id),
+        kind: Set(e.kind.as_str().to_string()),
+        amount_cents: Set(e.amount.cents()),
+        balance_after_cents: Set(e.balance_after.cents()),
+        user_id: Set(e.user_id),
+        plan: Set(e.plan.map(|p| p.as_str().to_string())),
+        period_seq: Set(e.period_seq),
+        idempotency_key: Set(e.idempotency_key.clone()),
+        reference: Set(e.reference.clone()),
+        description: Set(e.description.clone()),
+        created_at: Set(at),
+        ..Default::default()
+    }
+}
+
+fn entry_from(r: ledger_entries::Model) -> DomainResult<LedgerEntry> {
+    Ok(LedgerEntry {
+        id: r.id,
+        organization_id: r.organization_id,
+        kind: LedgerKind::parse_stored(&r.kind)
+            .ok_or_else(|| DomainError::internal(format!("ledger entry {}: bad kind", r.id)))?,
+        amount: Money::from_cents(r.amount_cents),
+        balance_after: Money::from_cents(r.balance_after_cents),
+        user_id: r.user_id,
+        plan: r.plan.as_deref().map(Plan::parse_stored).transpose()?,
+        period_seq: r.period_seq,
+        idempotency_key: r.idempotency_key,
+        reference: r.reference,
+        description: r.description,
+        created_at: from_millis(r.created_at),
+    })
+}
