@@ -8,6 +8,7 @@ pub mod config;
 pub mod dns;
 pub mod domain;
 pub mod grpc;
+pub mod routing;
 pub mod server;
 pub mod store;
 pub mod telemetry;

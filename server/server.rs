@@ -70,10 +70,16 @@ pub async fn spawn(
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
+    store.set_provider_domains(&settings.provider_domains);
     let dns = crate::dns::DnsResolver::new(settings.dns_server, settings.dns_timeout)
         .context("setting up the DNS resolver")?;
     let app = App::new(store, clock, Arc::new(settings.clone()), dns);
     let operator_token = app.bootstrap_operator_token().await?;
+    app.store()
+        .load_routing()
+        .await
+        .context("loading the routing snapshot")?;
+    let change_feed = tokio::spawn(app.store().clone().follow_routing_changes());
     if let (Some(token), Some(path)) = (&operator_token, &settings.operator_token_file) {
         write_token_file(path, token)?;
         tracing::info!(path = %path.display(), "wrote a new operator token");
@@ -134,6 +140,7 @@ pub async fn spawn(
         let signal = async move {
             let _ = shutdown_rx.await;
             let _ = stop_renewals.send(true);
+            change_feed.abort();
             tracing::info!("shutting down: draining in-flight calls");
             health_reporter
                 .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()

@@ -20,6 +20,10 @@ mod aliases;
 mod audit;
 #[path = "suite/auth.rs"]
 mod auth;
+#[path = "suite/billing.rs"]
+mod billing;
+#[path = "suite/crash.rs"]
+mod crash;
 #[path = "suite/dns.rs"]
 mod dns;
 #[path = "suite/domains.rs"]

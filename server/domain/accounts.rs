@@ -132,6 +132,11 @@ impl App {
             now,
         )
         .await?;
+        // Re-read: charging the first period set the paid period.
+        let user = tx
+            .find_user(user.id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::User))?;
         tx.commit().await?;
         tracing::info!(user_id = user.id, organization_id, "account created");
         Ok(user)

@@ -93,7 +93,7 @@ impl App {
                 row.address
             )));
         }
-        tx.delete_address(row.id).await?;
+        tx.delete_address(&row).await?;
         tx.record(
             audit(
                 principal,

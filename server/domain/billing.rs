@@ -11,6 +11,10 @@ use super::plans::{AccountCounts, Plan, PlanTerms};
 use super::{DomainError, DomainResult};
 use chrono::{DateTime, Duration, Utc};
 
+/// The most an organization's credit may hold: far beyond any real
+/// prepayment, far below where cents overflow.
+pub const MAX_CREDIT_CENTS: i64 = 100_000_000_000; // 1,000,000,000.00 EUR
+
 /// Every period lasts 30 days.
 pub fn period_length() -> Duration {
     Duration::days(30)
@@ -244,10 +248,21 @@ impl Credit {
         Ok(())
     }
 
-    /// Adds `amount` (a refund, a top-up) to the credit.
-    pub fn credit(&mut self, kind: LedgerKind, amount: Money, about: About) {
-        self.balance = Money::from_cents(self.balance.cents() + amount.cents());
+    /// Adds `amount` (a refund, a top-up) to the credit; refused past the
+    /// largest amount the credit can hold.
+    pub fn credit(&mut self, kind: LedgerKind, amount: Money, about: About) -> DomainResult<()> {
+        self.balance = self
+            .balance
+            .checked_add(amount)
+            .filter(|b| b.cents() <= MAX_CREDIT_CENTS)
+            .ok_or_else(|| {
+                DomainError::precondition(format!(
+                    "the credit cannot exceed {} EUR",
+                    Money::from_cents(MAX_CREDIT_CENTS)
+                ))
+            })?;
         self.push(kind, amount, about);
+        Ok(())
     }
 
     /// Whether `amount` could be charged after crediting `refund` first.
@@ -354,7 +369,7 @@ pub fn change_plan(
 ) -> DomainResult<Quote> {
     let quote = quote(position, new_terms, now);
     credit.covers(quote.refund, quote.charge)?;
-    close_current_period(position, now, quote.refund, credit, write);
+    close_current_period(position, now, quote.refund, credit, write)?;
     let mut billing = AccountBilling {
         user_id: position.user_id,
         plan: new_terms.plan,
@@ -410,9 +425,9 @@ pub fn close_for_deletion(
     now: DateTime<Utc>,
     credit: &mut Credit,
     write: &mut BillingWrite,
-) -> Money {
+) -> DomainResult<Money> {
     let refund = refund_at(position, now);
-    close_current_period(position, now, refund, credit, write);
+    close_current_period(position, now, refund, credit, write)?;
     write.accounts.push(AccountBilling {
         user_id: position.user_id,
         plan: position.plan,
@@ -420,7 +435,7 @@ pub fn close_for_deletion(
         period_seq: position.period_seq,
         unpaid: false,
     });
-    refund
+    Ok(refund)
 }
 
 fn close_current_period(
@@ -429,9 +444,9 @@ fn close_current_period(
     refund: Money,
     credit: &mut Credit,
     write: &mut BillingWrite,
-) {
+) -> DomainResult<()> {
     if position.period_seq == 0 || position.paid_until.is_none_or(|end| end <= now) {
-        return;
+        return Ok(());
     }
     write.closed.push(ClosedPeriod {
         user_id: position.user_id,
@@ -452,8 +467,9 @@ fn close_current_period(
                     position.period_seq, position.username
                 ),
             },
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn start_period(
@@ -681,7 +697,8 @@ mod tests {
             start() + Duration::days(20),
             &mut credit,
             &mut write,
-        );
+        )
+        .unwrap();
         assert_eq!(refund, Money::from_cents(83));
         assert_eq!(credit.balance, Money::from_cents(83));
     }
@@ -770,7 +787,8 @@ mod tests {
         c.charge(Money::from_cents(100), about()).unwrap(); // 19.50: crossing
         c.charge(Money::from_cents(100), about()).unwrap(); // 18.50: stays below
         assert_eq!(c.notifications.len(), 1);
-        c.credit(LedgerKind::TopUp, Money::from_cents(1_000), about()); // 28.50
+        c.credit(LedgerKind::TopUp, Money::from_cents(1_000), about())
+            .unwrap(); // 28.50
         c.charge(Money::from_cents(1_000), about()).unwrap(); // 18.50: a new crossing
         assert_eq!(c.notifications.len(), 2);
         assert_eq!(

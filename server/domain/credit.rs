@@ -50,6 +50,15 @@ impl TopUpInput {
                 "must be greater than 0",
             ));
         }
+        if amount.cents() > billing::MAX_CREDIT_CENTS {
+            return Err(DomainError::invalid(
+                "amount.amount",
+                format!(
+                    "must be at most {}",
+                    Money::from_cents(billing::MAX_CREDIT_CENTS)
+                ),
+            ));
+        }
         let idempotency_key = validate::bounded_text("idempotency_key", idempotency_key, 128)?;
         let payment_reference =
             validate::bounded_text("payment_reference", payment_reference, 200)?;
@@ -158,7 +167,7 @@ impl App {
                 description: "top-up".into(),
                 ..About::default()
             },
-        );
+        )?;
         let mut write = billing::BillingWrite::default();
         credit.finish(&mut write);
         let mut entry = write

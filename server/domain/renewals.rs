@@ -72,14 +72,18 @@ impl App {
     ) -> DomainResult<(Option<i64>, RenewalSummary)> {
         let now = self.now();
         let tx = self.store().write().await?;
-        let due = tx.due_positions(now, after_id, limit).await?;
-        let Some(last) = due.last().map(|p| p.user_id) else {
+        let candidates = tx.due_candidates(now, after_id, limit).await?;
+        let Some(&(last, _)) = candidates.last() else {
             return Ok((None, RenewalSummary::default()));
         };
-        let mut organization_ids: Vec<i64> = due.iter().map(|p| p.organization_id).collect();
+        let mut organization_ids: Vec<i64> = candidates.iter().map(|(_, org)| *org).collect();
         organization_ids.sort_unstable();
         organization_ids.dedup();
+        // Organizations first, then accounts: the lock order of every
+        // billing write.
         let balances = tx.lock_credits(&organization_ids).await?;
+        let user_ids: Vec<i64> = candidates.iter().map(|(user, _)| *user).collect();
+        let due = tx.lock_due_positions(&user_ids, now).await?;
         let masters = tx.master_plans(&organization_ids).await?;
         let free_counts = tx.free_account_counts(&organization_ids).await?;
         let catalog: HashMap<Plan, _> = tx

@@ -72,6 +72,16 @@ impl App {
         let user = self
             .authorize_user(&tx, principal, user_id, Access::Manage)
             .await?;
+        // Lock first, then read: a concurrent change (or a retry of this
+        // one) has either committed, and is seen below, or waits for us.
+        let organization = tx
+            .lock_organization(user.organization_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::Organization))?;
+        let user = tx
+            .find_user(user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Kind::User))?;
         if let Some(request_id) = &request_id
             && let Some(first) = tx.find_plan_change(user_id, request_id).await?
         {
@@ -92,10 +102,6 @@ impl App {
             });
         }
         require_changeable(&user, plan)?;
-        let organization = tx
-            .lock_organization(user.organization_id)
-            .await?
-            .ok_or(DomainError::NotFound(Kind::Organization))?;
         if plan == Plan::Free {
             let terms = tx.plan_terms(organization.master_plan).await?;
             let counts = tx.account_counts(organization.id).await?;
@@ -210,20 +216,22 @@ impl App {
         user: &User,
         now: DateTime<Utc>,
     ) -> DomainResult<()> {
+        // The organization's lock first: a renewal of this account may be
+        // committing, and the position must be read after it.
+        let balance = tx.lock_credit(user.organization_id).await?;
         let Some(position) = tx.account_position(user.id).await? else {
             return Ok(());
         };
         if position.paid_until.is_none() {
             return Ok(());
         }
-        let balance = tx.lock_credit(user.organization_id).await?;
         let mut credit = Credit::new(
             user.organization_id,
             balance,
             self.settings().low_balance_threshold,
         );
         let mut write = BillingWrite::default();
-        let refund = billing::close_for_deletion(&position, now, &mut credit, &mut write);
+        let refund = billing::close_for_deletion(&position, now, &mut credit, &mut write)?;
         write.audit.push(
             audit(
                 principal,

@@ -74,9 +74,14 @@ impl NewToken {
 impl App {
     /// The principal behind a bearer secret, if it is active.
     pub async fn authenticate_token(&self, secret: &str) -> DomainResult<Principal> {
+        // From the routing snapshot: checking a token never reads the database.
         self.store()
-            .principal_for(&secrets::digest(secret), self.now())
-            .await?
+            .routing()
+            .read()
+            .principal(
+                &secrets::digest(secret),
+                super::clock::to_millis(self.now()),
+            )
             .ok_or_else(|| DomainError::Unauthenticated("invalid or expired token".into()))
     }
 

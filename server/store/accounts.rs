@@ -13,6 +13,7 @@ use crate::domain::model::{
 use crate::domain::plans::{AccountCounts, Plan, PlanTerms};
 use crate::domain::validate::Page;
 use crate::domain::{DomainError, DomainResult, Kind};
+use crate::routing::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -206,6 +207,7 @@ impl Tx {
         .insert(&self.txn)
         .await
         .map_err(|e| unique_or(e, Kind::Username, format!("{username:?} is taken")))?;
+        self.touch(RoutingKey::Account(row.id));
         self.insert_address(&row, &account.primary_address, "primary", now)
             .await?;
         user_from(row)
@@ -231,6 +233,7 @@ impl Tx {
         .insert(&self.txn)
         .await
         .map_err(|e| unique_or(e, Kind::Address, format!("{address} is taken")))?;
+        self.touch(RoutingKey::Address(address.to_string()));
         Ok(())
     }
 
@@ -392,6 +395,7 @@ impl Tx {
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        self.touch(RoutingKey::Account(id));
         Ok(())
     }
 
@@ -512,12 +516,25 @@ impl Tx {
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        let freed: Vec<String> = addresses::Entity::find()
+            .select_only()
+            .column(addresses::Column::Address)
+            .filter(addresses::Column::UserId.eq(id))
+            .filter(addresses::Column::Domain.is_not_in(reserved_domains.iter().cloned()))
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
         addresses::Entity::delete_many()
             .filter(addresses::Column::UserId.eq(id))
             .filter(addresses::Column::Domain.is_not_in(reserved_domains.iter().cloned()))
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        self.touch(RoutingKey::Account(id));
+        for address in freed {
+            self.touch(RoutingKey::Address(address));
+        }
         Ok(())
     }
 

@@ -95,25 +95,44 @@ impl Tx {
         Ok(Some(position))
     }
 
-    /// Up to `limit` accounts whose renewal has come due, after `after_id`,
-    /// locked for this transaction. On PostgreSQL rows another run holds
-    /// are skipped (that run is renewing them).
-    pub async fn due_positions(
+    /// Up to `limit` accounts whose renewal has come due, after `after_id`:
+    /// (account id, organization id), unlocked. The batch locks their
+    /// organizations first and then the accounts ([`Tx::lock_due_positions`]),
+    /// the same order as every other billing write, so nothing deadlocks.
+    pub async fn due_candidates(
         &self,
         now: DateTime<Utc>,
         after_id: i64,
         limit: u64,
+    ) -> DomainResult<Vec<(i64, i64)>> {
+        users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::OrganizationId)
+            .filter(due(now))
+            .filter(users::Column::Id.gt(after_id))
+            .order_by_asc(users::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Locks those of `user_ids` that are still due and returns their
+    /// positions. On PostgreSQL accounts another run holds are skipped:
+    /// that run is renewing them.
+    pub async fn lock_due_positions(
+        &self,
+        user_ids: &[i64],
+        now: DateTime<Utc>,
     ) -> DomainResult<Vec<AccountPosition>> {
         let mut query = users::Entity::find()
             .select_only()
             .columns(position_columns())
-            .filter(users::Column::PaidUntil.lte(to_millis(now)))
-            .filter(users::Column::Id.gt(after_id))
-            .filter(users::Column::IsMaster.eq(false))
-            .filter(users::Column::Plan.ne(Plan::Free.as_str()))
-            .filter(users::Column::State.ne(AccountState::Deleted.as_str()))
-            .order_by_asc(users::Column::Id)
-            .limit(limit);
+            .filter(due(now))
+            .filter(users::Column::Id.is_in(user_ids.iter().copied()))
+            .order_by_asc(users::Column::Id);
         if self.txn.get_database_backend() == DbBackend::Postgres {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
@@ -616,6 +635,15 @@ impl Store {
         tx.insert_topup(&entry, Utc::now()).await?;
         tx.commit().await
     }
+}
+
+/// Paid accounts (never the master, never deleted) whose period has ended.
+fn due(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(users::Column::PaidUntil.lte(to_millis(now)))
+        .add(users::Column::IsMaster.eq(false))
+        .add(users::Column::Plan.ne(Plan::Free.as_str()))
+        .add(users::Column::State.ne(AccountState::Deleted.as_str()))
 }
 
 type PositionRow = (i64, i64, String, String, Option<i64>, i64, bool);

@@ -9,6 +9,7 @@ use crate::domain::model::{AccountAddress, AccountState, AddressKind, Domain, Do
 use crate::domain::routing::{self, AccountRoute, Directory, DomainRoute};
 use crate::domain::validate::Page;
 use crate::domain::{DomainError, DomainResult, Kind};
+use crate::routing::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -229,14 +230,31 @@ impl Tx {
             update = update.col_expr(domains::Column::ActivatedAt, Expr::value(to_millis(now)));
         }
         update.exec(&self.txn).await.map_err(db_err)?;
-        Ok(())
+        self.touch_domain(id).await
     }
 
     pub async fn delete_domain(&self, id: i64) -> DomainResult<()> {
+        self.touch_domain(id).await?;
         domains::Entity::delete_by_id(id)
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Routing re-reads this domain after commit (it may have become, or
+    /// stopped being, ACTIVE).
+    async fn touch_domain(&self, id: i64) -> DomainResult<()> {
+        let name: Option<String> = domains::Entity::find_by_id(id)
+            .select_only()
+            .column(domains::Column::Name)
+            .into_tuple()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        if let Some(name) = name {
+            self.touch(RoutingKey::Domain(name));
+        }
         Ok(())
     }
 
@@ -303,6 +321,7 @@ impl Tx {
         .insert(&self.txn)
         .await
         .map_err(|e| unique_or(e, Kind::Address, format!("{address} is taken")))?;
+        self.touch(RoutingKey::Address(row.address.clone()));
         address_from(row)
     }
 
@@ -321,11 +340,12 @@ impl Tx {
             .transpose()
     }
 
-    pub async fn delete_address(&self, id: i64) -> DomainResult<()> {
-        addresses::Entity::delete_by_id(id)
+    pub async fn delete_address(&self, address: &AccountAddress) -> DomainResult<()> {
+        addresses::Entity::delete_by_id(address.id)
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        self.touch(RoutingKey::Address(address.address.clone()));
         Ok(())
     }
 

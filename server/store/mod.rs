@@ -8,14 +8,17 @@ mod billing;
 mod domains;
 mod entities;
 mod groups;
+mod routing;
 mod tokens;
 
 use crate::domain::{DomainError, DomainResult, Kind};
+use crate::routing::{RoutingKey, RoutingTable};
 use mailadmin_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
-    TransactionOptions, TransactionTrait, sqlx,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, TransactionOptions, TransactionTrait, sqlx,
 };
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use accounts::UserRow;
@@ -23,15 +26,19 @@ pub use billing::PlanChangeRecord;
 pub use domains::{NewDomainRow, RoutingFacts};
 pub use tokens::TokenRow;
 
-/// The connection pool.
+/// The connection pool, and the routing snapshot kept in step with it.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    routing: Arc<RoutingTable>,
 }
 
 /// One transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     txn: DatabaseTransaction,
+    store: Store,
+    /// What this transaction changed that routing depends on.
+    touched: Mutex<Vec<RoutingKey>>,
 }
 
 /// Key of the PostgreSQL advisory lock held while migrating, so replicas
@@ -59,7 +66,20 @@ impl Store {
             options.max_connections(16).min_connections(1);
         }
         let db = Database::connect(options).await?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            routing: Arc::new(RoutingTable::default()),
+        })
+    }
+
+    /// The routing snapshot (empty until [`Store::load_routing`]).
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
+    }
+
+    /// The provider's own domains, which routing treats as local.
+    pub fn set_provider_domains(&self, domains: &[String]) {
+        self.routing.patch(|s| s.set_provider_domains(domains));
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -93,7 +113,7 @@ impl Store {
     /// A transaction for reads.
     pub async fn read(&self) -> DomainResult<Tx> {
         let txn = self.db.begin().await.map_err(db_err)?;
-        Ok(Tx { txn })
+        Ok(self.tx(txn))
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at
@@ -104,13 +124,49 @@ impl Store {
             ..Default::default()
         };
         let txn = self.db.begin_with_options(options).await.map_err(db_err)?;
-        Ok(Tx { txn })
+        Ok(self.tx(txn))
+    }
+
+    fn tx(&self, txn: DatabaseTransaction) -> Tx {
+        Tx {
+            txn,
+            store: self.clone(),
+            touched: Mutex::new(Vec::new()),
+        }
     }
 }
 
 impl Tx {
+    /// Commits; then brings the routing snapshot up to date with what the
+    /// transaction touched, before returning, and (PostgreSQL) has the
+    /// other replicas do the same.
     pub async fn commit(self) -> DomainResult<()> {
-        self.txn.commit().await.map_err(db_err)
+        let keys = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+        if !keys.is_empty() && self.txn.get_database_backend() == DbBackend::Postgres {
+            routing::notify(&self.txn, &keys).await?;
+        }
+        self.txn.commit().await.map_err(db_err)?;
+        if !keys.is_empty()
+            && let Err(error) = self.store.refresh_routing(&keys).await
+        {
+            // Committed, but this replica's snapshot may be stale: rebuild it.
+            tracing::error!(error = %error, "routing refresh failed; reloading the snapshot");
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.load_routing().await {
+                    tracing::error!(error = %error, "routing reload failed");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Notes that this transaction changed something routing depends on.
+    fn touch(&self, key: RoutingKey) {
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(key);
     }
 }
 

@@ -2,11 +2,12 @@
 //! Only the SHA-256 digest of a secret is stored.
 
 use super::entities::tokens;
-use super::{Store, Tx, db_err};
+use super::{Tx, db_err};
 use crate::domain::clock::{from_millis, to_millis};
 use crate::domain::model::TokenInfo;
 use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult, Principal, Role};
+use crate::domain::{DomainError, DomainResult, Role};
+use crate::routing::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -22,38 +23,6 @@ pub struct TokenRow<'a> {
     pub user_id: Option<i64>,
     pub description: &'a str,
     pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl Store {
-    /// The principal of an active (unrevoked, unexpired) token, by digest:
-    /// one indexed lookup, outside any transaction.
-    pub async fn principal_for(
-        &self,
-        digest: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Option<Principal>> {
-        let row = tokens::Entity::find()
-            .filter(tokens::Column::Digest.eq(digest))
-            .filter(tokens::Column::RevokedAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(tokens::Column::ExpiresAt.is_null())
-                    .add(tokens::Column::ExpiresAt.gt(to_millis(now))),
-            )
-            .one(&self.db)
-            .await
-            .map_err(db_err)?;
-        row.map(|row| {
-            Ok(Principal {
-                token_id: row.id,
-                role: Role::parse(&row.role)
-                    .ok_or_else(|| DomainError::internal(format!("token {}: bad role", row.id)))?,
-                organization_id: row.organization_id,
-                user_id: row.user_id,
-            })
-        })
-        .transpose()
-    }
 }
 
 impl Tx {
@@ -76,6 +45,7 @@ impl Tx {
         .insert(&self.txn)
         .await
         .map_err(db_err)?;
+        self.touch(RoutingKey::Token(row.digest.clone()));
         token_from(row)
     }
 
@@ -90,6 +60,16 @@ impl Tx {
 
     /// Revokes one token (a no-op when it already is).
     pub async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> DomainResult<()> {
+        let digest: Option<String> = tokens::Entity::find_by_id(id)
+            .select_only()
+            .column(tokens::Column::Digest)
+            .into_tuple()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        if let Some(digest) = digest {
+            self.touch(RoutingKey::Token(digest));
+        }
         tokens::Entity::update_many()
             .col_expr(tokens::Column::RevokedAt, Expr::value(to_millis(now)))
             .filter(tokens::Column::Id.eq(id))
@@ -109,6 +89,7 @@ impl Tx {
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        self.touch(RoutingKey::AccountTokens(user_id));
         Ok(result.rows_affected)
     }
 

@@ -27,11 +27,14 @@ const ACCOUNT: &[Caller] = &[Caller::Operator, Caller::OrgAdmin, Caller::User];
 
 type Call = Box<dyn Fn(Client) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
 type DomainCall = Box<dyn Fn(DomainClient) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
+type BillingCall =
+    Box<dyn Fn(BillingClient) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
 
 /// A call on either service.
 enum Rpc {
     Admin(Call),
     Domain(DomainCall),
+    Billing(BillingCall),
 }
 
 impl Rpc {
@@ -44,6 +47,7 @@ impl Rpc {
         match self {
             Rpc::Admin(call) => call(s.client(token)),
             Rpc::Domain(call) => call(s.domain_client(token)),
+            Rpc::Billing(call) => call(s.billing_client(token)),
         }
     }
 }
@@ -70,6 +74,84 @@ where
         let fut = f(client);
         Box::pin(async move { fut.await.map(|_| ()) })
     })
+}
+
+fn billing_call<F, Fut, T>(f: F) -> BillingCall
+where
+    F: Fn(BillingClient) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<tonic::Response<T>, Status>> + Send + 'static,
+    T: 'static,
+{
+    Box::new(move |client| {
+        let fut = f(client);
+        Box::pin(async move { fut.await.map(|_| ()) })
+    })
+}
+
+/// Every BillingService RPC, who may call it, and a call with a default
+/// (empty) request: the catalog, TopUp and RunRenewals are for operators;
+/// balance, ledger, notifications and previews also for org admins.
+fn billing_rpc_table() -> Vec<(&'static str, &'static [Caller], BillingCall)> {
+    vec![
+        (
+            "TopUp",
+            OPERATOR,
+            billing_call(|mut c| async move { c.top_up(pb::TopUpRequest::default()).await }),
+        ),
+        (
+            "RunRenewals",
+            OPERATOR,
+            billing_call(
+                |mut c| async move { c.run_renewals(pb::RunRenewalsRequest::default()).await },
+            ),
+        ),
+        (
+            "GetPlanCatalog",
+            OPERATOR,
+            billing_call(|mut c| async move {
+                c.get_plan_catalog(pb::GetPlanCatalogRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "UpdatePlanCatalog",
+            OPERATOR,
+            billing_call(|mut c| async move {
+                c.update_plan_catalog(pb::UpdatePlanCatalogRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "GetBalance",
+            ADMINS,
+            billing_call(
+                |mut c| async move { c.get_balance(pb::GetBalanceRequest::default()).await },
+            ),
+        ),
+        (
+            "ListLedger",
+            ADMINS,
+            billing_call(
+                |mut c| async move { c.list_ledger(pb::ListLedgerRequest::default()).await },
+            ),
+        ),
+        (
+            "ListNotifications",
+            ADMINS,
+            billing_call(|mut c| async move {
+                c.list_notifications(pb::ListNotificationsRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "PreviewSubscriptionChange",
+            ADMINS,
+            billing_call(|mut c| async move {
+                c.preview_subscription_change(pb::PreviewSubscriptionChangeRequest::default())
+                    .await
+            }),
+        ),
+    ]
 }
 
 /// Every DomainService RPC, who may call it, and a call with a default
@@ -307,6 +389,14 @@ fn rpc_table(own: i64) -> Vec<(&'static str, &'static [Caller], Call)> {
             }),
         ),
         (
+            "ChangeSubscription",
+            ADMINS,
+            call(|mut c| async move {
+                c.change_subscription(pb::ChangeSubscriptionRequest::default())
+                    .await
+            }),
+        ),
+        (
             "ListAliases",
             ACCOUNT,
             call(move |mut c| async move {
@@ -384,6 +474,14 @@ async fn role_matrix(s: &TestServer) {
         proto_rpcs(include_str!("../../proto/mailadmin/v1/domain.proto")),
         "the matrix covers every DomainService RPC of domain.proto"
     );
+    let billing_table = billing_rpc_table();
+    let mut covered: Vec<&str> = billing_table.iter().map(|(name, _, _)| *name).collect();
+    covered.sort_unstable();
+    assert_eq!(
+        covered,
+        proto_rpcs(include_str!("../../proto/mailadmin/v1/billing.proto")),
+        "the matrix covers every BillingService RPC of billing.proto"
+    );
     let table: Vec<(&str, &[Caller], Rpc)> = admin_table
         .into_iter()
         .map(|(name, allowed, call)| (name, allowed, Rpc::Admin(call)))
@@ -391,6 +489,11 @@ async fn role_matrix(s: &TestServer) {
             domain_table
                 .into_iter()
                 .map(|(name, allowed, call)| (name, allowed, Rpc::Domain(call))),
+        )
+        .chain(
+            billing_table
+                .into_iter()
+                .map(|(name, allowed, call)| (name, allowed, Rpc::Billing(call))),
         )
         .collect();
     let mut failures = Vec::new();

@@ -84,6 +84,83 @@ struct PgDatabase {
     name: String,
 }
 
+/// A fresh, empty database no server has touched yet: a SQLite file in a
+/// tempdir, or a new PostgreSQL database (for tests that start the server
+/// binary themselves). [`FreshDatabase::drop_database`] removes it.
+pub struct FreshDatabase {
+    pub backend: Backend,
+    /// What `--database-url` takes.
+    pub url: String,
+    pg: Option<PgDatabase>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl FreshDatabase {
+    /// `None`: the backend is not available here (PostgreSQL without
+    /// `MAILADMIN_TEST_POSTGRES_URL`; a failure under CI).
+    pub async fn create(backend: Backend) -> Option<FreshDatabase> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("creating a tempdir");
+                let path = dir.path().join("mailadmin.db");
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                Some(FreshDatabase {
+                    backend,
+                    url,
+                    pg: None,
+                    dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = match std::env::var("MAILADMIN_TEST_POSTGRES_URL") {
+                    Ok(url) if !url.trim().is_empty() => url,
+                    _ => {
+                        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                            panic!(
+                                "CI must test PostgreSQL: set MAILADMIN_TEST_POSTGRES_URL \
+                                 (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+                            );
+                        }
+                        eprintln!("skipping: MAILADMIN_TEST_POSTGRES_URL is not set");
+                        return None;
+                    }
+                };
+                let name = format!("mailadmin_test_{:016x}", rand::random::<u64>());
+                let admin = sea_orm::Database::connect(admin_url.as_str())
+                    .await
+                    .expect("connecting to MAILADMIN_TEST_POSTGRES_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("creating the test database");
+                let _ = admin.close().await;
+                let url = with_database(&admin_url, &name);
+                Some(FreshDatabase {
+                    backend,
+                    url,
+                    pg: Some(PgDatabase { admin_url, name }),
+                    dir: None,
+                })
+            }
+        }
+    }
+
+    /// A directory that lives as long as this database (SQLite: the one
+    /// holding the file; PostgreSQL: `None`).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// Drops the PostgreSQL database (even with connections left open) or
+    /// removes the SQLite file. Best effort: failures are printed.
+    pub async fn drop_database(self) {
+        if let Some(pg) = &self.pg {
+            drop_pg_database(pg).await;
+        }
+        drop(self.dir);
+    }
+}
+
 /// One server on one fresh database, for one test.
 pub struct TestServer {
     pub backend: Backend,
@@ -124,40 +201,8 @@ impl TestServer {
         backend: Backend,
         configure: impl FnOnce(&mut Settings),
     ) -> Option<TestServer> {
-        let (database_url, dir, pg) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("creating a tempdir");
-                let path = dir.path().join("mailadmin.db");
-                let url = format!("sqlite://{}?mode=rwc", path.display());
-                (url, Some(dir), None)
-            }
-            Backend::Postgres => {
-                let admin_url = match std::env::var("MAILADMIN_TEST_POSTGRES_URL") {
-                    Ok(url) if !url.trim().is_empty() => url,
-                    _ => {
-                        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-                            panic!(
-                                "CI must test PostgreSQL: set MAILADMIN_TEST_POSTGRES_URL \
-                                 (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
-                            );
-                        }
-                        eprintln!("skipping: MAILADMIN_TEST_POSTGRES_URL is not set");
-                        return None;
-                    }
-                };
-                let name = format!("mailadmin_test_{:016x}", rand::random::<u64>());
-                let admin = sea_orm::Database::connect(admin_url.as_str())
-                    .await
-                    .expect("connecting to MAILADMIN_TEST_POSTGRES_URL");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("creating the test database");
-                let _ = admin.close().await;
-                let url = with_database(&admin_url, &name);
-                (url, None, Some(PgDatabase { admin_url, name }))
-            }
-        };
+        let database = FreshDatabase::create(backend).await?;
+        let (database_url, dir, pg) = (database.url, database.dir, database.pg);
 
         let clock = ManualClock::starting_at(start_instant());
         let mut settings = Settings::new(database_url);
@@ -233,6 +278,16 @@ impl TestServer {
     /// A client with `token` (or none).
     pub fn client(&self, token: Option<&str>) -> Client {
         AdminServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// A BillingService client with the operator token.
+    pub fn billing_operator(&self) -> BillingClient {
+        self.billing_client(Some(&self.operator_token))
+    }
+
+    /// [`assert_ledger_balances`] for `organization_id`, as the operator.
+    pub async fn assert_ledger_balances(&self, organization_id: i64) -> Vec<pb::LedgerEntry> {
+        assert_ledger_balances(&self.billing_operator(), organization_id).await
     }
 
     /// A BillingService client with `token` (or none).
@@ -474,6 +529,190 @@ impl TestServer {
     pub async fn list_users(&self, client: &Client, organization_id: i64) -> Vec<pb::User> {
         list_users_where(client, organization_id, 0, 0, "").await
     }
+}
+
+/// An amount in EUR on the wire.
+pub fn eur(amount: &str) -> pb::Money {
+    pb::Money {
+        amount: amount.to_string(),
+        currency: "EUR".to_string(),
+    }
+}
+
+/// The amount of a Money the server sent, checking it is EUR with exactly
+/// two decimals.
+#[track_caller]
+pub fn amount(money: &Option<pb::Money>) -> String {
+    let money = money
+        .as_ref()
+        .unwrap_or_else(|| panic!("a Money is missing from the answer"));
+    assert_eq!(money.currency, "EUR", "currency of {money:?}");
+    cents(&money.amount);
+    money.amount.clone()
+}
+
+/// `"12.50"` / `"-2.50"` → cents. The server always writes two decimals;
+/// anything else fails the test.
+#[track_caller]
+pub fn cents(amount: &str) -> i64 {
+    let (negative, digits) = match amount.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, amount),
+    };
+    let (whole, decimals) = digits
+        .split_once('.')
+        .unwrap_or_else(|| panic!("{amount:?} has no decimals"));
+    assert!(
+        decimals.len() == 2
+            && !whole.is_empty()
+            && whole
+                .chars()
+                .chain(decimals.chars())
+                .all(|c| c.is_ascii_digit()),
+        "{amount:?} is not an amount with two decimals"
+    );
+    let value: i64 =
+        whole.parse::<i64>().expect("whole euros") * 100 + decimals.parse::<i64>().expect("cents");
+    if negative { -value } else { value }
+}
+
+/// Cents → `"12.50"`.
+pub fn euros(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
+}
+
+/// Every ledger entry of an organization (newest first), reading every
+/// page of `page_size`; checks the pages neither repeat nor skip order.
+pub async fn ledger_entries(
+    billing: &BillingClient,
+    organization_id: i64,
+    page_size: i32,
+) -> Vec<pb::LedgerEntry> {
+    let mut billing = billing.clone();
+    let mut entries: Vec<pb::LedgerEntry> = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..100_000 {
+        let page = ok(billing
+            .list_ledger(pb::ListLedgerRequest {
+                organization_id,
+                page_size,
+                page_token: page_token.clone(),
+            })
+            .await);
+        assert!(
+            page.entries.len() <= page_size as usize,
+            "a ledger page holds at most page_size entries"
+        );
+        for entry in page.entries {
+            if let Some(previous) = entries.last() {
+                assert!(
+                    entry.id < previous.id,
+                    "ListLedger is newest first, without repeats: {} after {}",
+                    entry.id,
+                    previous.id
+                );
+            }
+            entries.push(entry);
+        }
+        if page.next_page_token.is_empty() {
+            return entries;
+        }
+        page_token = page.next_page_token;
+    }
+    panic!("ListLedger never reached its last page");
+}
+
+/// Every notification of an organization (newest first), all pages.
+pub async fn notifications(billing: &BillingClient, organization_id: i64) -> Vec<pb::Notification> {
+    let mut billing = billing.clone();
+    let mut found = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..10_000 {
+        let page = ok(billing
+            .list_notifications(pb::ListNotificationsRequest {
+                organization_id,
+                page_size: 10,
+                page_token: page_token.clone(),
+            })
+            .await);
+        found.extend(page.notifications);
+        if page.next_page_token.is_empty() {
+            return found;
+        }
+        page_token = page.next_page_token;
+    }
+    panic!("ListNotifications never reached its last page");
+}
+
+/// SPEC: the balance always equals the sum of the ledger. Reads every
+/// ledger page and checks, besides the sum: each entry's balance_after is
+/// the running sum in id order, never negative; charges are negative,
+/// top-ups and refunds positive; every entry is the organization's.
+/// Returns the ledger (newest first).
+pub async fn assert_ledger_balances(
+    billing: &BillingClient,
+    organization_id: i64,
+) -> Vec<pb::LedgerEntry> {
+    let entries = ledger_entries(billing, organization_id, 25).await;
+    let balance = ok(billing
+        .clone()
+        .get_balance(pb::GetBalanceRequest { organization_id })
+        .await);
+    let balance = cents(&amount(&balance.balance));
+    let mut running = 0;
+    let mut problems = Vec::new();
+    for entry in entries.iter().rev() {
+        let value = cents(&amount(&entry.amount));
+        running += value;
+        let after = cents(&amount(&entry.balance_after));
+        if entry.organization_id != organization_id {
+            problems.push(format!(
+                "entry {} belongs to {}",
+                entry.id, entry.organization_id
+            ));
+        }
+        if after != running {
+            problems.push(format!(
+                "entry {} ({:?} {}): balance_after {} but the running sum is {}",
+                entry.id,
+                pb::LedgerEntryKind::try_from(entry.kind),
+                euros(value),
+                euros(after),
+                euros(running)
+            ));
+        }
+        if after < 0 {
+            problems.push(format!(
+                "entry {}: negative balance_after {}",
+                entry.id,
+                euros(after)
+            ));
+        }
+        let kind = pb::LedgerEntryKind::try_from(entry.kind);
+        let sign_ok = match kind {
+            Ok(pb::LedgerEntryKind::Charge) => value < 0,
+            Ok(pb::LedgerEntryKind::Topup | pb::LedgerEntryKind::Refund) => value > 0,
+            Ok(pb::LedgerEntryKind::Adjustment) => value != 0,
+            _ => false,
+        };
+        if !sign_ok {
+            problems.push(format!("entry {}: {kind:?} of {}", entry.id, euros(value)));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "ledger of organization {organization_id} is inconsistent:\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(
+        euros(balance),
+        euros(running),
+        "organization {organization_id}: the balance equals the sum of its {} ledger entries",
+        entries.len()
+    );
+    assert!(balance >= 0, "the credit is never negative");
+    entries
 }
 
 /// Every page of a ListUsers query.
@@ -854,6 +1093,8 @@ macro_rules! run_test {
         )))
         .await;
         server.finish().await;
+        // Some fixtures (a DNS server) stop when dropped; others hold no resources.
+        #[allow(clippy::drop_non_drop)]
         drop(fixture);
         if let Err(panic) = outcome {
             ::std::panic::resume_unwind(panic);

@@ -1,0 +1,320 @@
+//! The snapshot itself: plain maps behind one lock, read by the resolution
+//! function through [`Directory`].
+
+use super::RoutingKey;
+use crate::domain::model::AccountState;
+use crate::domain::principal::Principal;
+use crate::domain::routing::{AccountRoute, Directory, DomainRoute};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEntry {
+    pub state: AccountState,
+    pub primary_address: Box<str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEntry {
+    pub principal: Principal,
+    /// Epoch milliseconds; `None`: never expires.
+    pub expires_at: Option<i64>,
+}
+
+/// Everything delivery and authentication look up, keyed for O(1) reads.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    provider_domains: HashSet<Box<str>>,
+    /// ACTIVE custom domains → their organization's master account.
+    active_domains: HashMap<Box<str>, i64>,
+    /// Normalized address → owning account.
+    owners: HashMap<Box<str>, i64>,
+    accounts: HashMap<i64, AccountEntry>,
+    /// SHA-256 digest → active token.
+    tokens: HashMap<[u8; 32], TokenEntry>,
+}
+
+impl Snapshot {
+    pub fn new(provider_domains: &[String]) -> Self {
+        Snapshot {
+            provider_domains: provider_domains.iter().map(|d| d.as_str().into()).collect(),
+            ..Snapshot::default()
+        }
+    }
+
+    pub fn set_owner(&mut self, address: &str, owner: Option<i64>) {
+        match owner {
+            Some(user_id) => {
+                self.owners.insert(address.into(), user_id);
+            }
+            None => {
+                self.owners.remove(address);
+            }
+        }
+    }
+
+    pub fn set_account(&mut self, user_id: i64, entry: Option<AccountEntry>) {
+        match entry {
+            Some(entry) => {
+                self.accounts.insert(user_id, entry);
+            }
+            None => {
+                self.accounts.remove(&user_id);
+            }
+        }
+    }
+
+    /// `master`: the owning organization's master account when the domain
+    /// is ACTIVE, `None` otherwise.
+    pub fn set_domain(&mut self, domain: &str, master: Option<i64>) {
+        match master {
+            Some(master) => {
+                self.active_domains.insert(domain.into(), master);
+            }
+            None => {
+                self.active_domains.remove(domain);
+            }
+        }
+    }
+
+    pub fn set_token(&mut self, digest_hex: &str, entry: Option<TokenEntry>) {
+        let Some(digest) = digest_bytes(digest_hex) else {
+            return;
+        };
+        match entry {
+            Some(entry) => {
+                self.tokens.insert(digest, entry);
+            }
+            None => {
+                self.tokens.remove(&digest);
+            }
+        }
+    }
+
+    /// Drops every token of an account (they are re-read right after).
+    pub fn remove_account_tokens(&mut self, user_id: i64) {
+        self.tokens
+            .retain(|_, t| t.principal.user_id != Some(user_id));
+    }
+
+    /// The principal of an active token, by its hex digest.
+    pub fn principal(&self, digest_hex: &str, now_millis: i64) -> Option<Principal> {
+        let entry = self.tokens.get(&digest_bytes(digest_hex)?)?;
+        match entry.expires_at {
+            Some(at) if at <= now_millis => None,
+            _ => Some(entry.principal.clone()),
+        }
+    }
+
+    pub fn provider_domains(&self) -> Vec<String> {
+        self.provider_domains
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    pub fn set_provider_domains(&mut self, domains: &[String]) {
+        self.provider_domains = domains.iter().map(|d| d.as_str().into()).collect();
+    }
+
+    pub fn address_count(&self) -> usize {
+        self.owners.len()
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+}
+
+fn digest_bytes(hex_digest: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut out).ok()?;
+    Some(out)
+}
+
+impl Directory for Snapshot {
+    fn domain(&self, domain: &str) -> Option<DomainRoute> {
+        if self.provider_domains.contains(domain) {
+            return Some(DomainRoute::Provider);
+        }
+        self.active_domains
+            .get(domain)
+            .map(|&master_user_id| DomainRoute::Active { master_user_id })
+    }
+
+    fn owner(&self, address: &str) -> Option<i64> {
+        self.owners.get(address).copied()
+    }
+
+    fn account(&self, user_id: i64) -> Option<AccountRoute> {
+        self.accounts.get(&user_id).map(|a| AccountRoute {
+            state: a.state,
+            primary_address: a.primary_address.to_string(),
+        })
+    }
+}
+
+/// The shared snapshot. Readers take a read lock for one lookup; patches
+/// take the write lock for a few map operations; a full reload builds a new
+/// snapshot outside the lock and swaps it in.
+///
+/// Refreshes (read the rows, then patch) run one at a time under
+/// `refresh_lock`, so a refresh that read older rows can never patch over
+/// one that read newer rows. A full reload reads the database over a while
+/// without that lock; refreshes meanwhile log their keys, and the reload,
+/// holding the lock, applies those keys to the new snapshot before
+/// publishing it: nothing committed is ever missing from what readers see.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    snapshot: RwLock<Snapshot>,
+    /// `Some` while a reload is in flight: keys refreshed since it began.
+    during_reload: Mutex<Option<Vec<RoutingKey>>>,
+    /// Held across a refresh's reads and patch.
+    pub refresh_lock: tokio::sync::Mutex<()>,
+}
+
+impl RoutingTable {
+    pub fn new(snapshot: Snapshot) -> Self {
+        RoutingTable {
+            snapshot: RwLock::new(snapshot),
+            during_reload: Mutex::new(None),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// A full reload starts reading the database.
+    pub fn begin_reload(&self) {
+        let mut log = self.during_reload.lock().unwrap_or_else(|p| p.into_inner());
+        log.get_or_insert_with(Vec::new);
+    }
+
+    /// A refresh of `keys` starts reading the database.
+    pub fn note_refresh(&self, keys: &[RoutingKey]) {
+        let mut log = self.during_reload.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = log.as_mut() {
+            log.extend_from_slice(keys);
+        }
+    }
+
+    /// Publishes a reloaded snapshot if no refresh happened while it was
+    /// read; otherwise hands it back with the keys to re-read into it first.
+    /// Call with `refresh_lock` held.
+    pub fn try_finish_reload(
+        &self,
+        snapshot: Box<Snapshot>,
+    ) -> Result<(), (Box<Snapshot>, Vec<RoutingKey>)> {
+        let mut log = self.during_reload.lock().unwrap_or_else(|p| p.into_inner());
+        match log.as_mut() {
+            Some(keys) if !keys.is_empty() => Err((snapshot, std::mem::take(keys))),
+            _ => {
+                self.replace(*snapshot);
+                *log = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// A reload failed: stop logging.
+    pub fn abort_reload(&self) {
+        *self.during_reload.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn patch(&self, change: impl FnOnce(&mut Snapshot)) {
+        let mut guard = self
+            .snapshot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut guard);
+    }
+
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.patch(|current| *current = snapshot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::address::EmailAddress;
+    use crate::domain::principal::Role;
+    use crate::domain::routing::{MatchKind, Route, resolve};
+
+    #[test]
+    fn patches_change_what_resolution_sees() {
+        let table = RoutingTable::new(Snapshot::new(&["mailadmin.example".to_string()]));
+        table.begin_reload();
+        table.note_refresh(&[RoutingKey::Account(9)]);
+        let (again, keys) = table
+            .try_finish_reload(Box::new(Snapshot::new(&["mailadmin.example".to_string()])))
+            .expect_err("keys refreshed during a reload are handed back first");
+        assert_eq!(keys, vec![RoutingKey::Account(9)]);
+        assert!(table.try_finish_reload(again).is_ok());
+        table.note_refresh(&[RoutingKey::Account(10)]);
+        let fresh = Box::new(Snapshot::new(&["mailadmin.example".to_string()]));
+        assert!(
+            table.try_finish_reload(fresh).is_ok(),
+            "no reload in flight: nothing logged"
+        );
+        let address = EmailAddress::parse("a", "alice@mailadmin.example").unwrap();
+        assert_eq!(resolve(&*table.read(), &address), Route::Unknown);
+        table.patch(|s| {
+            s.set_account(
+                1,
+                Some(AccountEntry {
+                    state: AccountState::Enabled,
+                    primary_address: "alice@mailadmin.example".into(),
+                }),
+            );
+            s.set_owner("alice@mailadmin.example", Some(1));
+        });
+        assert!(matches!(
+            resolve(&*table.read(), &address),
+            Route::Deliver {
+                user_id: 1,
+                matched: MatchKind::Exact,
+                ..
+            }
+        ));
+        let custom = EmailAddress::parse("a", "postmaster@acme.example").unwrap();
+        assert_eq!(resolve(&*table.read(), &custom), Route::NotLocal);
+        table.patch(|s| s.set_domain("acme.example", Some(1)));
+        assert!(matches!(
+            resolve(&*table.read(), &custom),
+            Route::Deliver {
+                user_id: 1,
+                matched: MatchKind::RoleDefault,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tokens_expire_and_are_revoked_per_account() {
+        let mut s = Snapshot::default();
+        let digest = "ab".repeat(32);
+        let principal = Principal {
+            token_id: 1,
+            role: Role::User,
+            organization_id: Some(1),
+            user_id: Some(5),
+        };
+        s.set_token(
+            &digest,
+            Some(TokenEntry {
+                principal: principal.clone(),
+                expires_at: Some(1_000),
+            }),
+        );
+        assert_eq!(s.principal(&digest, 999), Some(principal));
+        assert_eq!(s.principal(&digest, 1_000), None);
+        s.remove_account_tokens(5);
+        assert_eq!(s.principal(&digest, 0), None);
+        assert_eq!(s.principal("not hex", 0), None);
+    }
+}

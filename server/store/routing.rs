@@ -1,0 +1,355 @@
+//! Keeps the routing snapshot (`crate::routing`) in step with the database:
+//! the full load at start, the re-read of what a transaction touched (right
+//! after it commits, before the RPC returns), `NOTIFY` of those keys on
+//! PostgreSQL, and the `LISTEN` loop that applies other replicas' changes.
+
+use super::entities::{addresses, domains, organizations, tokens, users};
+use super::{Store, db_err};
+use crate::domain::DomainResult;
+use crate::domain::clock::to_millis;
+use crate::domain::model::{AccountState, DomainState};
+use crate::domain::principal::{Principal, Role};
+use crate::routing::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, sqlx,
+};
+use std::time::Duration;
+
+/// The PostgreSQL channel routing changes are announced on.
+pub const CHANNEL: &str = "mailadmin_routing";
+/// NOTIFY payloads must stay under 8000 bytes.
+const PAYLOAD_LIMIT: usize = 7000;
+
+type TokenRow = (String, String, Option<i64>, Option<i64>, i64, Option<i64>);
+
+/// One re-read row, ready to patch into a snapshot.
+enum Patch {
+    Owner(String, Option<i64>),
+    Account(i64, Option<AccountEntry>),
+    Domain(String, Option<i64>),
+    Token(String, Option<TokenEntry>),
+    AccountTokens(i64, Vec<(String, Option<TokenEntry>)>),
+}
+
+fn apply(snapshot: &mut Snapshot, patches: Vec<Patch>) {
+    for patch in patches {
+        match patch {
+            Patch::Owner(address, owner) => snapshot.set_owner(&address, owner),
+            Patch::Account(id, entry) => snapshot.set_account(id, entry),
+            Patch::Domain(name, master) => snapshot.set_domain(&name, master),
+            Patch::Token(digest, entry) => snapshot.set_token(&digest, entry),
+            Patch::AccountTokens(user_id, tokens) => {
+                snapshot.remove_account_tokens(user_id);
+                for (digest, entry) in tokens {
+                    snapshot.set_token(&digest, entry);
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Loads the whole snapshot from the database and swaps it in.
+    pub async fn load_routing(&self) -> DomainResult<()> {
+        self.routing.begin_reload();
+        let result = self.reload().await;
+        if result.is_err() {
+            self.routing.abort_reload();
+        }
+        result
+    }
+
+    async fn reload(&self) -> DomainResult<()> {
+        let started = std::time::Instant::now();
+        let mut snapshot = Snapshot::new(&self.routing.read().provider_domains());
+        let owners: Vec<(String, i64)> = addresses::Entity::find()
+            .select_only()
+            .column(addresses::Column::Address)
+            .column(addresses::Column::UserId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        for (address, user_id) in owners {
+            snapshot.set_owner(&address, Some(user_id));
+        }
+        let accounts: Vec<(i64, String, String)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::State)
+            .column(users::Column::PrimaryAddress)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        for (id, state, primary) in accounts {
+            snapshot.set_account(id, account_entry(&state, primary));
+        }
+        let active: Vec<(String, i64)> = domains::Entity::find()
+            .select_only()
+            .column(domains::Column::Name)
+            .column(domains::Column::OrganizationId)
+            .filter(domains::Column::State.eq(DomainState::Active.as_str()))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        for (name, organization_id) in active {
+            snapshot.set_domain(&name, self.master_of(organization_id).await?);
+        }
+        let now = to_millis(Utc::now());
+        let live: Vec<TokenRow> = token_query()
+            .filter(tokens::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        for row in live {
+            let (digest, entry) = token_entry(row);
+            if entry
+                .as_ref()
+                .is_some_and(|e| e.expires_at.is_none_or(|at| at > now))
+            {
+                snapshot.set_token(&digest, entry);
+            }
+        }
+        tracing::info!(
+            addresses = snapshot.address_count(),
+            accounts = snapshot.account_count(),
+            millis = started.elapsed().as_millis() as u64,
+            "routing snapshot loaded"
+        );
+        // Changes committed while this was read go into the new snapshot
+        // before anyone sees it.
+        let _serial = self.routing.refresh_lock.lock().await;
+        let mut snapshot = Box::new(snapshot);
+        loop {
+            match self.routing.try_finish_reload(snapshot) {
+                Ok(()) => return Ok(()),
+                Err((pending, keys)) => {
+                    snapshot = pending;
+                    let patches = self.read_patches(&keys).await?;
+                    apply(&mut snapshot, patches);
+                }
+            }
+        }
+    }
+
+    /// Re-reads what `keys` name and patches the snapshot. Refreshes run
+    /// one at a time (see [`crate::routing::RoutingTable`]).
+    pub async fn refresh_routing(&self, keys: &[RoutingKey]) -> DomainResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let _serial = self.routing.refresh_lock.lock().await;
+        self.routing.note_refresh(keys);
+        let patches = self.read_patches(keys).await?;
+        self.routing.patch(|snapshot| apply(snapshot, patches));
+        Ok(())
+    }
+
+    async fn read_patches(&self, keys: &[RoutingKey]) -> DomainResult<Vec<Patch>> {
+        let mut patches = Vec::with_capacity(keys.len());
+        for key in keys {
+            patches.push(match key {
+                RoutingKey::Address(address) => {
+                    let owner: Option<i64> = addresses::Entity::find()
+                        .select_only()
+                        .column(addresses::Column::UserId)
+                        .filter(addresses::Column::Address.eq(address.as_str()))
+                        .into_tuple()
+                        .one(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                    Patch::Owner(address.clone(), owner)
+                }
+                RoutingKey::Account(id) => {
+                    let row: Option<(String, String)> = users::Entity::find_by_id(*id)
+                        .select_only()
+                        .column(users::Column::State)
+                        .column(users::Column::PrimaryAddress)
+                        .into_tuple()
+                        .one(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                    Patch::Account(
+                        *id,
+                        row.and_then(|(state, primary)| account_entry(&state, primary)),
+                    )
+                }
+                RoutingKey::Domain(name) => {
+                    let owner: Option<i64> = domains::Entity::find()
+                        .select_only()
+                        .column(domains::Column::OrganizationId)
+                        .filter(domains::Column::Name.eq(name.as_str()))
+                        .filter(domains::Column::State.eq(DomainState::Active.as_str()))
+                        .into_tuple()
+                        .one(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                    let master = match owner {
+                        Some(organization_id) => self.master_of(organization_id).await?,
+                        None => None,
+                    };
+                    Patch::Domain(name.clone(), master)
+                }
+                RoutingKey::Token(digest) => {
+                    let row: Option<TokenRow> = token_query()
+                        .filter(tokens::Column::Digest.eq(digest.as_str()))
+                        .filter(tokens::Column::RevokedAt.is_null())
+                        .into_tuple()
+                        .one(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                    Patch::Token(digest.clone(), row.and_then(|r| token_entry(r).1))
+                }
+                RoutingKey::AccountTokens(user_id) => {
+                    let rows: Vec<TokenRow> = token_query()
+                        .filter(tokens::Column::UserId.eq(*user_id))
+                        .filter(tokens::Column::RevokedAt.is_null())
+                        .into_tuple()
+                        .all(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                    Patch::AccountTokens(*user_id, rows.into_iter().map(token_entry).collect())
+                }
+            });
+        }
+        Ok(patches)
+    }
+
+    async fn master_of(&self, organization_id: i64) -> DomainResult<Option<i64>> {
+        let master: Option<Option<i64>> = organizations::Entity::find_by_id(organization_id)
+            .select_only()
+            .column(organizations::Column::MasterUserId)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(master.flatten())
+    }
+
+    /// Applies other replicas' changes as they are announced, until the
+    /// store is dropped. After a lost connection (notifications may have
+    /// been missed) the snapshot is reloaded in full. PostgreSQL only.
+    pub async fn follow_routing_changes(self) {
+        if self.backend() != DbBackend::Postgres {
+            return;
+        }
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(
+                self.db.get_postgres_connection_pool(),
+            )
+            .await
+            {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(error = %error, "routing change feed: cannot connect; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(error) = listener.listen(CHANNEL).await {
+                tracing::warn!(error = %error, "routing change feed: LISTEN failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            // Changes made before LISTEN took effect were not announced to us.
+            if let Err(error) = self.load_routing().await {
+                tracing::error!(error = %error, "routing reload failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
+                        let keys: Vec<RoutingKey> = notification
+                            .payload()
+                            .split('\n')
+                            .filter_map(RoutingKey::decode)
+                            .collect();
+                        if let Err(error) = self.refresh_routing(&keys).await {
+                            tracing::error!(error = %error, "applying routing changes failed; reloading");
+                            break;
+                        }
+                    }
+                    Ok(None) => {
+                        tracing::warn!(
+                            "routing change feed: connection lost; reloading the snapshot"
+                        );
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "routing change feed failed; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Announces `keys` to the other replicas, inside the transaction (so the
+/// notification is delivered exactly when, and only if, it commits).
+pub(super) async fn notify(txn: &impl ConnectionTrait, keys: &[RoutingKey]) -> DomainResult<()> {
+    let mut payload = String::new();
+    for key in keys {
+        let encoded = key.encode();
+        if !payload.is_empty() && payload.len() + encoded.len() + 1 > PAYLOAD_LIMIT {
+            send(txn, &payload).await?;
+            payload.clear();
+        }
+        if !payload.is_empty() {
+            payload.push('\n');
+        }
+        payload.push_str(&encoded);
+    }
+    if !payload.is_empty() {
+        send(txn, &payload).await?;
+    }
+    Ok(())
+}
+
+async fn send(txn: &impl ConnectionTrait, payload: &str) -> DomainResult<()> {
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn account_entry(state: &str, primary: String) -> Option<AccountEntry> {
+    AccountState::parse_stored(state).map(|state| AccountEntry {
+        state,
+        primary_address: primary.into_boxed_str(),
+    })
+}
+
+fn token_query() -> sea_orm::Select<tokens::Entity> {
+    tokens::Entity::find()
+        .select_only()
+        .column(tokens::Column::Digest)
+        .column(tokens::Column::Role)
+        .column(tokens::Column::OrganizationId)
+        .column(tokens::Column::UserId)
+        .column(tokens::Column::Id)
+        .column(tokens::Column::ExpiresAt)
+}
+
+fn token_entry(row: TokenRow) -> (String, Option<TokenEntry>) {
+    let (digest, role, organization_id, user_id, token_id, expires_at) = row;
+    let entry = Role::parse(&role).map(|role| TokenEntry {
+        principal: Principal {
+            token_id,
+            role,
+            organization_id,
+            user_id,
+        },
+        expires_at,
+    });
+    (digest, entry)
+}
