@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo bench --bench renewals                          # 100,000 accounts, SQLite and PostgreSQL
-//! cargo bench --bench renewals -- --accounts 20000 --backend sqlite
+//! cargo bench --bench renewals -- --accounts 20000 --backend sqlite --batch 1000
 //! ```
 //! PostgreSQL is used when `MAILADMIN_BENCH_POSTGRES_URL` (or
 //! `MAILADMIN_TEST_POSTGRES_URL`) points at a server where the user may
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 struct Options {
     accounts: usize,
     organizations: usize,
+    batch: Option<u64>,
     backends: Vec<&'static str>,
 }
 
@@ -32,6 +33,7 @@ fn options() -> Options {
     let mut options = Options {
         accounts: 100_000,
         organizations: 100,
+        batch: None,
         backends: vec!["sqlite", "postgres"],
     };
     let mut args = std::env::args().skip(1);
@@ -40,6 +42,7 @@ fn options() -> Options {
         match arg.as_str() {
             "--accounts" => options.accounts = value().parse().expect("--accounts N"),
             "--orgs" => options.organizations = value().parse().expect("--orgs N"),
+            "--batch" => options.batch = Some(value().parse().expect("--batch N")),
             "--backend" => {
                 options.backends = match value().as_str() {
                     "sqlite" => vec!["sqlite"],
@@ -101,7 +104,10 @@ async fn main() -> anyhow::Result<()> {
 async fn run(backend: &str, url: &str, options: &Options) -> anyhow::Result<()> {
     let store = Store::connect(url).await?;
     store.migrate().await?;
-    let settings = Settings::new(url);
+    let mut settings = Settings::new(url);
+    if let Some(batch) = options.batch {
+        settings.renewal_batch_size = batch;
+    }
     let dns = DnsResolver::new(Some("127.0.0.1:9".parse()?), Duration::from_millis(100))?;
     let app = App::new(
         store.clone(),

@@ -100,6 +100,9 @@ pub async fn spawn(
     health_reporter
         .set_serving::<grpc::BillingServiceServer<grpc::BillingApi>>()
         .await;
+    health_reporter
+        .set_serving::<grpc::DeliveryServiceServer<grpc::DeliveryApi>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(DESCRIPTOR_SET)
@@ -127,6 +130,9 @@ pub async fn spawn(
         )))
         .add_service(grpc::BillingServiceServer::new(grpc::BillingApi::new(
             app.clone(),
+        )))
+        .add_service(grpc::DeliveryServiceServer::new(grpc::DeliveryApi::new(
+            app.clone(),
         )));
 
     let (stop_renewals, renewals_stopped) = tokio::sync::watch::channel(false);
@@ -150,6 +156,9 @@ pub async fn spawn(
                 .await;
             health_reporter
                 .set_not_serving::<grpc::BillingServiceServer<grpc::BillingApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<grpc::DeliveryServiceServer<grpc::DeliveryApi>>()
                 .await;
             let _ = draining_tx.send(());
         };

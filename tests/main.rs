@@ -24,6 +24,8 @@ mod auth;
 mod billing;
 #[path = "suite/crash.rs"]
 mod crash;
+#[path = "suite/delivery.rs"]
+mod delivery;
 #[path = "suite/dns.rs"]
 mod dns;
 #[path = "suite/domains.rs"]

@@ -4,6 +4,16 @@
 //! The server builds on these same message types, so a mail server or an
 //! internal tool depends on this crate alone and never on the server's
 //! storage stack.
+//!
+//! Mail servers use [`DeliveryClient`]: a verdict for every recipient, an
+//! answer for every login, and a temporary failure (451 4.4.3), never a
+//! refusal, when the control plane cannot be reached.
+
+mod delivery;
+
+pub use delivery::{
+    AuthOutcome, BearerToken, ClientError, DeliveryClient, MAX_BATCH, RecipientStream, Verdict,
+};
 
 /// Generated protobuf messages and gRPC client stubs (`mailadmin.v1`).
 #[allow(clippy::all, missing_docs)]

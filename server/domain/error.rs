@@ -30,9 +30,9 @@ pub enum DomainError {
     /// The request is valid but the system is not in a state that allows it.
     #[error("{0}")]
     FailedPrecondition(String),
-    /// Too many attempts; try again later.
-    #[error("{0}")]
-    ResourceExhausted(String),
+    /// Too many failed attempts; retry after this many seconds.
+    #[error("too many failed attempts; retry in {retry_after_seconds} s")]
+    Throttled { retry_after_seconds: u64 },
     /// A dependency (the database, DNS) did not answer; retrying may help.
     #[error("{0}")]
     Unavailable(String),

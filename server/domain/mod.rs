@@ -8,6 +8,7 @@ pub mod aliases;
 pub mod billing;
 pub mod clock;
 pub mod credit;
+pub mod delivery;
 pub mod dkim;
 pub mod domains;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod renewals;
 pub mod routing;
 pub mod secrets;
 pub mod subscriptions;
+pub mod throttle;
 pub mod tokens;
 pub mod validate;
 
@@ -41,7 +43,16 @@ pub struct App {
     clock: Arc<dyn Clock>,
     settings: Arc<Settings>,
     dns: DnsResolver,
+    /// Failed Authenticate calls per login, and per client address.
+    login_throttle: Arc<throttle::Throttle>,
+    address_throttle: Arc<throttle::Throttle>,
 }
+
+/// Failed sign-ins allowed per login in [`THROTTLE_WINDOW`].
+pub const LOGIN_FAILURES: u32 = 10;
+/// Failed sign-ins allowed per client address in [`THROTTLE_WINDOW`].
+pub const ADDRESS_FAILURES: u32 = 50;
+pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl App {
     pub fn new(
@@ -55,6 +66,8 @@ impl App {
             clock,
             settings,
             dns,
+            login_throttle: Arc::new(throttle::Throttle::new(LOGIN_FAILURES, THROTTLE_WINDOW)),
+            address_throttle: Arc::new(throttle::Throttle::new(ADDRESS_FAILURES, THROTTLE_WINDOW)),
         }
     }
 

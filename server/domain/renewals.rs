@@ -122,11 +122,41 @@ impl App {
             };
             let plan_terms = terms(position.plan)?;
             let before = credit.balance;
-            match billing::renew(position, plan_terms, now, free, credit, &mut write) {
-                RenewalOutcome::Charged(n) => summary.charged += n,
-                RenewalOutcome::MovedToFree => summary.moved_to_free += 1,
-                RenewalOutcome::Unpaid => summary.unpaid += 1,
-            }
+            let outcome = billing::renew(position, plan_terms, now, free, credit, &mut write);
+            let details = match outcome {
+                RenewalOutcome::Charged(n) => {
+                    summary.charged += n;
+                    format!(
+                        "charged {n} period(s) of {}: {}; balance {}",
+                        position.plan.as_str(),
+                        Money::from_cents(before.cents() - credit.balance.cents()),
+                        credit.balance
+                    )
+                }
+                RenewalOutcome::MovedToFree => {
+                    summary.moved_to_free += 1;
+                    format!(
+                        "moved from {} to free: credit {} too low",
+                        position.plan.as_str(),
+                        credit.balance
+                    )
+                }
+                RenewalOutcome::Unpaid => {
+                    summary.unpaid += 1;
+                    format!(
+                        "unpaid: {} renewal, credit {}",
+                        position.plan.as_str(),
+                        credit.balance
+                    )
+                }
+            };
+            write.audit.push(NewAuditEvent {
+                actor: actor.to_string(),
+                organization_id: Some(org),
+                action: "billing.renewal",
+                target: format!("user:{}", position.user_id),
+                details,
+            });
             summary.total_charged = Money::from_cents(
                 summary.total_charged.cents() + before.cents() - credit.balance.cents(),
             );
@@ -136,16 +166,6 @@ impl App {
                 credit.finish(&mut write);
             }
         }
-        write.audit.push(NewAuditEvent {
-            actor: actor.to_string(),
-            organization_id: None,
-            action: "billing.renewal_batch",
-            target: format!("users:{}..={last}", after_id + 1),
-            details: format!(
-                "charged {} periods ({}), moved {} to Free, {} unpaid",
-                summary.charged, summary.total_charged, summary.moved_to_free, summary.unpaid
-            ),
-        });
         tx.apply_billing(write, now).await?;
         tx.commit().await?;
         Ok((Some(last), summary))

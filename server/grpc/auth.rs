@@ -23,6 +23,7 @@ pub enum Access {
 const OPERATOR: Access = Access::Roles(&[Role::Operator]);
 const MANAGE: Access = Access::Roles(&[Role::Operator, Role::OrgAdmin]);
 const SELF_SERVICE: Access = Access::Roles(&[Role::Operator, Role::OrgAdmin, Role::User]);
+const MAIL_SERVERS: Access = Access::Roles(&[Role::Operator, Role::Delivery]);
 
 /// SPEC's role × RPC table. Methods not listed are refused to everyone.
 pub fn access(path: &str) -> Option<Access> {
@@ -31,6 +32,16 @@ pub fn access(path: &str) -> Option<Access> {
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
     {
         return Some(Access::Public);
+    }
+    if let Some(method) = path.strip_prefix("/mailadmin.v1.DeliveryService/") {
+        return match method {
+            "CheckRecipient"
+            | "CheckRecipients"
+            | "StreamCheckRecipients"
+            | "Authenticate"
+            | "AllowedSenders" => Some(MAIL_SERVERS),
+            _ => None,
+        };
     }
     if let Some(method) = path.strip_prefix("/mailadmin.v1.BillingService/") {
         return match method {

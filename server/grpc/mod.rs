@@ -5,12 +5,14 @@ mod admin;
 mod auth;
 mod billing;
 mod convert;
+mod delivery;
 mod domain;
 mod status;
 
 pub use admin::AdminApi;
 pub use auth::{Access, AuthLayer, InFlightLayer, access, principal};
 pub use billing::BillingApi;
+pub use delivery::DeliveryApi;
 pub use domain::DomainApi;
 
 /// The generated service traits and servers (messages are in `mailadmin_client::pb`).
@@ -21,4 +23,5 @@ pub mod services {
 
 pub use services::admin_service_server::AdminServiceServer;
 pub use services::billing_service_server::BillingServiceServer;
+pub use services::delivery_service_server::DeliveryServiceServer;
 pub use services::domain_service_server::DomainServiceServer;

@@ -37,7 +37,15 @@ impl From<DomainError> for Status {
                 )
             }
             DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
-            DomainError::ResourceExhausted(message) => Status::resource_exhausted(message),
+            DomainError::Throttled {
+                retry_after_seconds,
+            } => Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("too many failed attempts; retry in {retry_after_seconds} s"),
+                ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(
+                    retry_after_seconds,
+                ))),
+            ),
             DomainError::Unavailable(message) => {
                 tracing::warn!(error = %message, "dependency unavailable");
                 Status::unavailable(message)

@@ -171,6 +171,8 @@ pub struct RoutingTable {
     during_reload: Mutex<Option<Vec<RoutingKey>>>,
     /// Held across a refresh's reads and patch.
     pub refresh_lock: tokio::sync::Mutex<()>,
+    /// Held across a full reload: two reloads never share the change log.
+    pub reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl RoutingTable {
@@ -179,6 +181,7 @@ impl RoutingTable {
             snapshot: RwLock::new(snapshot),
             during_reload: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
+            reload_lock: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -38,15 +38,7 @@ impl Tx {
             .ok_or_else(|| {
                 DomainError::internal(format!("plan {} missing from catalog", plan.as_str()))
             })?;
-        Ok(PlanTerms {
-            plan,
-            price_cents: row.price_cents,
-            aliases_per_user: u32::try_from(row.aliases_per_user).unwrap_or(0),
-            max_accounts: u32::try_from(row.max_accounts).unwrap_or(0),
-            max_free_accounts: u32::try_from(row.max_free_accounts).unwrap_or(0),
-            max_domains: u32::try_from(row.max_domains).unwrap_or(0),
-            console: row.console,
-        })
+        Ok(terms_from(plan, &row))
     }
 
     // --- organizations ------------------------------------------------------
@@ -645,7 +637,20 @@ impl Tx {
     // --- audit -------------------------------------------------------------------
 
     pub async fn record(&self, event: NewAuditEvent, now: DateTime<Utc>) -> DomainResult<()> {
-        audit_events::ActiveModel {
+        self.record_all(vec![event], now).await
+    }
+
+    /// Records many events in one statement (a renewal batch audits every
+    /// account it touched).
+    pub async fn record_all(
+        &self,
+        events: Vec<NewAuditEvent>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = events.into_iter().map(|event| audit_events::ActiveModel {
             at: Set(to_millis(now)),
             actor: Set(event.actor),
             organization_id: Set(event.organization_id),
@@ -653,10 +658,11 @@ impl Tx {
             target: Set(event.target),
             details: Set(event.details),
             ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(db_err)?;
+        });
+        audit_events::Entity::insert_many(rows)
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -690,6 +696,18 @@ impl Tx {
                 details: r.details,
             })
             .collect())
+    }
+}
+
+pub(super) fn terms_from(plan: Plan, row: &plans::Model) -> PlanTerms {
+    PlanTerms {
+        plan,
+        price_cents: row.price_cents,
+        aliases_per_user: u32::try_from(row.aliases_per_user).unwrap_or(0),
+        max_accounts: u32::try_from(row.max_accounts).unwrap_or(0),
+        max_free_accounts: u32::try_from(row.max_free_accounts).unwrap_or(0),
+        max_domains: u32::try_from(row.max_domains).unwrap_or(0),
+        console: row.console,
     }
 }
 

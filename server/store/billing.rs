@@ -182,12 +182,23 @@ impl Tx {
         Ok(rows.into_iter().map(|(org, n)| (org, n as u32)).collect())
     }
 
+    /// Every plan's terms, in one query, in the order of [`Plan::ALL`].
     pub async fn plan_catalog(&self) -> DomainResult<Vec<PlanTerms>> {
-        let mut out = Vec::new();
-        for plan in Plan::ALL {
-            out.push(self.plan_terms(plan).await?);
-        }
-        Ok(out)
+        let rows = plans::Entity::find().all(&self.txn).await.map_err(db_err)?;
+        Plan::ALL
+            .into_iter()
+            .map(|plan| {
+                rows.iter()
+                    .find(|r| r.name == plan.as_str())
+                    .map(|r| super::accounts::terms_from(plan, r))
+                    .ok_or_else(|| {
+                        DomainError::internal(format!(
+                            "plan {} missing from catalog",
+                            plan.as_str()
+                        ))
+                    })
+            })
+            .collect()
     }
 
     pub async fn update_plan_terms(&self, terms: &PlanTerms) -> DomainResult<()> {
@@ -313,10 +324,7 @@ impl Tx {
             self.update_from_values("organizations", &["id", "balance_cents"], rows)
                 .await?;
         }
-        for event in write.audit {
-            self.record(event, now).await?;
-        }
-        Ok(())
+        self.record_all(write.audit, now).await
     }
 
     /// `UPDATE table SET col = v.col, … FROM (VALUES …) WHERE table.id = v.id`,

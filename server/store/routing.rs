@@ -52,6 +52,7 @@ fn apply(snapshot: &mut Snapshot, patches: Vec<Patch>) {
 impl Store {
     /// Loads the whole snapshot from the database and swaps it in.
     pub async fn load_routing(&self) -> DomainResult<()> {
+        let _one_at_a_time = self.routing.reload_lock.lock().await;
         self.routing.begin_reload();
         let result = self.reload().await;
         if result.is_err() {

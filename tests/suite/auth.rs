@@ -24,17 +24,21 @@ const CALLERS: [Caller; 4] = [
 const OPERATOR: &[Caller] = &[Caller::Operator];
 const ADMINS: &[Caller] = &[Caller::Operator, Caller::OrgAdmin];
 const ACCOUNT: &[Caller] = &[Caller::Operator, Caller::OrgAdmin, Caller::User];
+const MAIL_SERVERS: &[Caller] = &[Caller::Operator, Caller::Delivery];
 
 type Call = Box<dyn Fn(Client) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
 type DomainCall = Box<dyn Fn(DomainClient) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
 type BillingCall =
     Box<dyn Fn(BillingClient) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
+type DeliveryCall =
+    Box<dyn Fn(DeliveryPbClient) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
 
 /// A call on either service.
 enum Rpc {
     Admin(Call),
     Domain(DomainCall),
     Billing(BillingCall),
+    Delivery(DeliveryCall),
 }
 
 impl Rpc {
@@ -48,6 +52,7 @@ impl Rpc {
             Rpc::Admin(call) => call(s.client(token)),
             Rpc::Domain(call) => call(s.domain_client(token)),
             Rpc::Billing(call) => call(s.billing_client(token)),
+            Rpc::Delivery(call) => call(s.delivery_pb_client(token)),
         }
     }
 }
@@ -86,6 +91,90 @@ where
         let fut = f(client);
         Box::pin(async move { fut.await.map(|_| ()) })
     })
+}
+
+fn delivery_call<F, Fut, T>(f: F) -> DeliveryCall
+where
+    F: Fn(DeliveryPbClient) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<tonic::Response<T>, Status>> + Send + 'static,
+    T: 'static,
+{
+    Box::new(move |client| {
+        let fut = f(client);
+        Box::pin(async move { fut.await.map(|_| ()) })
+    })
+}
+
+/// Every DeliveryService RPC, who may call it (operators and mail
+/// servers), and a call with a small request. StreamCheckRecipients sends
+/// one batch and reads its answer, so a refusal that only arrives on the
+/// stream is seen too.
+fn delivery_rpc_table() -> Vec<(&'static str, &'static [Caller], DeliveryCall)> {
+    vec![
+        (
+            "CheckRecipient",
+            MAIL_SERVERS,
+            delivery_call(|mut c| async move {
+                c.check_recipient(pb::CheckRecipientRequest {
+                    address: "alice@mailadmin.example".into(),
+                })
+                .await
+            }),
+        ),
+        (
+            "CheckRecipients",
+            MAIL_SERVERS,
+            delivery_call(|mut c| async move {
+                c.check_recipients(pb::CheckRecipientsRequest {
+                    addresses: vec!["alice@mailadmin.example".into()],
+                })
+                .await
+            }),
+        ),
+        (
+            "StreamCheckRecipients",
+            MAIL_SERVERS,
+            Box::new(|mut c: DeliveryPbClient| {
+                Box::pin(async move {
+                    let batch = pb::CheckRecipientsRequest {
+                        addresses: vec!["alice@mailadmin.example".into()],
+                    };
+                    let mut answers = c
+                        .stream_check_recipients(tokio_stream::iter(vec![batch]))
+                        .await?
+                        .into_inner();
+                    match answers.message().await? {
+                        Some(answer) if answer.results.len() == 1 => Ok(()),
+                        other => Err(Status::internal(format!(
+                            "the test expected one answer of one verdict, got {other:?}"
+                        ))),
+                    }
+                })
+            }),
+        ),
+        (
+            "Authenticate",
+            MAIL_SERVERS,
+            delivery_call(|mut c| async move {
+                c.authenticate(pb::AuthenticateRequest {
+                    login: "nobody-at-all".into(),
+                    password: "not the password".into(),
+                    client_ip: "192.0.2.10".into(),
+                })
+                .await
+            }),
+        ),
+        (
+            "AllowedSenders",
+            MAIL_SERVERS,
+            delivery_call(|mut c| async move {
+                c.allowed_senders(pb::AllowedSendersRequest {
+                    login: "alice".into(),
+                })
+                .await
+            }),
+        ),
+    ]
 }
 
 /// Every BillingService RPC, who may call it, and a call with a default
@@ -440,21 +529,13 @@ async fn role_matrix(s: &TestServer) {
         .create_user(&org.admin, org.id, "alice", Plan::Entry)
         .await;
     let user_token = s.login_token("alice").await;
-    let delivery = ok(s
-        .operator()
-        .create_token(pb::CreateTokenRequest {
-            role: Role::Delivery as i32,
-            description: "mta".into(),
-            ..Default::default()
-        })
-        .await);
-    assert!(delivery.secret.starts_with("mat_"));
+    let delivery = s.delivery_token().await;
 
     let token_for = |caller: Caller| match caller {
         Caller::Operator => s.operator_token.as_str(),
         Caller::OrgAdmin => org.admin_token.as_str(),
         Caller::User => user_token.as_str(),
-        Caller::Delivery => delivery.secret.as_str(),
+        Caller::Delivery => delivery.as_str(),
     };
 
     let admin_table = rpc_table(user.id);
@@ -482,6 +563,14 @@ async fn role_matrix(s: &TestServer) {
         proto_rpcs(include_str!("../../proto/mailadmin/v1/billing.proto")),
         "the matrix covers every BillingService RPC of billing.proto"
     );
+    let delivery_table = delivery_rpc_table();
+    let mut covered: Vec<&str> = delivery_table.iter().map(|(name, _, _)| *name).collect();
+    covered.sort_unstable();
+    assert_eq!(
+        covered,
+        proto_rpcs(include_str!("../../proto/mailadmin/v1/delivery.proto")),
+        "the matrix covers every DeliveryService RPC of delivery.proto"
+    );
     let table: Vec<(&str, &[Caller], Rpc)> = admin_table
         .into_iter()
         .map(|(name, allowed, call)| (name, allowed, Rpc::Admin(call)))
@@ -494,6 +583,11 @@ async fn role_matrix(s: &TestServer) {
             billing_table
                 .into_iter()
                 .map(|(name, allowed, call)| (name, allowed, Rpc::Billing(call))),
+        )
+        .chain(
+            delivery_table
+                .into_iter()
+                .map(|(name, allowed, call)| (name, allowed, Rpc::Delivery(call))),
         )
         .collect();
     let mut failures = Vec::new();

@@ -12,12 +12,8 @@ use mailadmin_server::domain::money::Money;
 use mailadmin_server::store::Store;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Seeded accounts, all due.
 const ACCOUNTS: i64 = 2000;
@@ -27,111 +23,12 @@ const ENTRY_CENTS: i64 = 250;
 /// the last.
 const BATCH_SIZE: &str = "50";
 const BATCH_PAUSE_MS: &str = "20";
-
-/// The server binary, running as a child process.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    /// Starts `mailadmin-server` on a free loopback port against `url`, the
-    /// schedule off (renewals only through RunRenewals), logs to a file.
-    fn start(url: &str, dir: &Path, token_file: &Path, name: &str) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("finding a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).expect("creating the server log");
-        let err = out.try_clone().expect("cloning the log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_mailadmin-server"))
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--database-url")
-            .arg(url)
-            .arg("--operator-token-file")
-            .arg(token_file)
-            .args(["--renewal-interval-seconds", "0"])
-            .args(["--renewal-batch-size", BATCH_SIZE])
-            .args(["--renewal-batch-pause-ms", BATCH_PAUSE_MS])
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting the mailadmin-server binary");
-        ServerProcess { child, addr, log }
-    }
-
-    /// The end of the server's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// Panics (with the log) if the process has exited.
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "mailadmin-server exited ({status}); its log:\n{}",
-                self.log_tail()
-            );
-        }
-    }
-
-    /// SIGKILL, and reaps the process.
-    async fn kill(&mut self) {
-        self.child.kill().await.expect("killing mailadmin-server");
-    }
-
-    /// A channel to the server, once it accepts connections.
-    async fn channel(&mut self) -> Channel {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            self.assert_running();
-            match Endpoint::from_shared(format!("http://{}", self.addr))
-                .expect("endpoint")
-                .connect()
-                .await
-            {
-                Ok(channel) => return channel,
-                Err(e) if Instant::now() > deadline => panic!(
-                    "mailadmin-server never accepted connections on {}: {e}\n{}",
-                    self.addr,
-                    self.log_tail()
-                ),
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    }
-}
-
-/// The operator token the first start writes, once it is complete.
-async fn read_token_file(server: &mut ServerProcess, path: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        server.assert_running();
-        if let Ok(text) = std::fs::read_to_string(path)
-            && text.ends_with('\n')
-            && !text.trim().is_empty()
-        {
-            return text.trim().to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mailadmin-server never wrote its operator token to {}:\n{}",
-            path.display(),
-            server.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+const RENEWAL_ARGS: &[&str] = &[
+    "--renewal-batch-size",
+    BATCH_SIZE,
+    "--renewal-batch-pause-ms",
+    BATCH_PAUSE_MS,
+];
 
 fn billing(channel: &Channel, token: &str) -> BillingClient {
     pb::billing_service_client::BillingServiceClient::with_interceptor(
@@ -202,7 +99,7 @@ async fn kill_and_restart(url: &str) {
     let token_file = dir.path().join("operator.token");
 
     // First start: a fresh database, so it writes an operator token.
-    let mut server = ServerProcess::start(url, dir.path(), &token_file, "first");
+    let mut server = ServerProcess::start(url, dir.path(), &token_file, "first", RENEWAL_ARGS);
     let token = read_token_file(&mut server, &token_file).await;
     let channel = server.channel().await;
     let mut admin =
@@ -287,7 +184,7 @@ async fn kill_and_restart(url: &str) {
     drop(channel);
 
     // Restart on the same database; the next run renews the rest, once.
-    let mut server = ServerProcess::start(url, dir.path(), &token_file, "second");
+    let mut server = ServerProcess::start(url, dir.path(), &token_file, "second", RENEWAL_ARGS);
     let channel = server.channel().await;
     let mut billing = billing(&channel, &token);
     let deadline = Instant::now() + Duration::from_secs(60);

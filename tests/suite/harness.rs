@@ -16,8 +16,11 @@ use sea_orm::ConnectionTrait;
 use std::collections::HashSet;
 use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -78,6 +81,10 @@ pub type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
 pub type BillingClient =
     pb::billing_service_client::BillingServiceClient<InterceptedService<Channel, Bearer>>;
 pub type DomainClient = DomainServiceClient<InterceptedService<Channel, Bearer>>;
+/// The generated DeliveryService client (for what the typed
+/// `mailadmin_client::DeliveryClient` hides: status codes, SMTP replies).
+pub type DeliveryPbClient =
+    pb::delivery_service_client::DeliveryServiceClient<InterceptedService<Channel, Bearer>>;
 
 struct PgDatabase {
     admin_url: String,
@@ -158,6 +165,123 @@ impl FreshDatabase {
             drop_pg_database(pg).await;
         }
         drop(self.dir);
+    }
+}
+
+/// The server binary (`mailadmin-server`), running as a child process.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `mailadmin-server` on a free loopback port against `url`, the
+    /// renewal schedule off (renewals only through RunRenewals), `extra`
+    /// flags appended, logs to `<dir>/<name>.log`.
+    pub fn start(
+        url: &str,
+        dir: &Path,
+        token_file: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("finding a free port")
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("creating the server log");
+        let err = out.try_clone().expect("cloning the log handle");
+        let child = Command::new(env!("CARGO_BIN_EXE_mailadmin-server"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--database-url")
+            .arg(url)
+            .arg("--operator-token-file")
+            .arg(token_file)
+            .args(["--renewal-interval-seconds", "0"])
+            .args(extra)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting the mailadmin-server binary");
+        ServerProcess { child, addr, log }
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The end of the server's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Panics (with the log) if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "mailadmin-server exited ({status}); its log:\n{}",
+                self.log_tail()
+            );
+        }
+    }
+
+    /// SIGKILL, and reaps the process.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("killing mailadmin-server");
+    }
+
+    /// A channel to the server, once it accepts connections.
+    pub async fn channel(&mut self) -> Channel {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            self.assert_running();
+            match Endpoint::from_shared(self.url())
+                .expect("endpoint")
+                .connect()
+                .await
+            {
+                Ok(channel) => return channel,
+                Err(e) if Instant::now() > deadline => panic!(
+                    "mailadmin-server never accepted connections on {}: {e}\n{}",
+                    self.addr,
+                    self.log_tail()
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+/// The operator token the first start of `server` writes to `path`, once
+/// it is complete.
+pub async fn read_token_file(server: &mut ServerProcess, path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        server.assert_running();
+        if let Ok(text) = std::fs::read_to_string(path)
+            && text.ends_with('\n')
+            && !text.trim().is_empty()
+        {
+            return text.trim().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mailadmin-server never wrote its operator token to {}:\n{}",
+            path.display(),
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -313,6 +437,19 @@ impl TestServer {
     /// A DomainService client with `token` (or none).
     pub fn domain_client(&self, token: Option<&str>) -> DomainClient {
         DomainServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// A raw DeliveryService client with `token` (or none).
+    pub fn delivery_pb_client(&self, token: Option<&str>) -> DeliveryPbClient {
+        pb::delivery_service_client::DeliveryServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(token),
+        )
+    }
+
+    /// A new DELIVERY token (operator CreateToken, description "mta"): its secret.
+    pub async fn delivery_token(&self) -> String {
+        create_delivery_token(&mut self.operator()).await
     }
 
     /// A DomainService client for `org`'s admin.
@@ -529,6 +666,21 @@ impl TestServer {
     pub async fn list_users(&self, client: &Client, organization_id: i64) -> Vec<pb::User> {
         list_users_where(client, organization_id, 0, 0, "").await
     }
+}
+
+/// A new DELIVERY token made by `operator` (description "mta"): its secret.
+pub async fn create_delivery_token(operator: &mut Client) -> String {
+    let created = ok(operator
+        .create_token(pb::CreateTokenRequest {
+            role: Role::Delivery as i32,
+            description: "mta".into(),
+            ..Default::default()
+        })
+        .await);
+    let token = created.token.expect("token metadata in the answer");
+    assert_eq!(token.role, Role::Delivery as i32, "{token:?}");
+    assert!(created.secret.starts_with("mat_"), "a token secret");
+    created.secret
 }
 
 /// An amount in EUR on the wire.

@@ -1,0 +1,413 @@
+//! [`DeliveryClient`]: what a mail server calls for every recipient and
+//! every login.
+//!
+//! The one rule it keeps: a control plane that cannot be reached, or that
+//! answers too slowly, never turns into a refusal. Those cases come back as
+//! [`Verdict::TempFail`] (SMTP 451 4.4.3), so the sending server retries and
+//! no mail is lost.
+
+use crate::pb;
+use crate::pb::delivery_service_client::DeliveryServiceClient;
+use std::time::Duration;
+use tonic::codegen::InterceptedService;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// The most recipients the server takes in one call.
+pub const MAX_BATCH: usize = 1000;
+
+/// What to do with one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver to this account.
+    Deliver {
+        user_id: i64,
+        primary_address: String,
+    },
+    /// No such recipient (550 5.1.1).
+    RejectUnknown,
+    /// The account is disabled (550 5.2.1).
+    RejectDisabled { user_id: i64 },
+    /// Not a domain this provider delivers for (550 5.7.1 unless relayed).
+    NotLocal,
+    /// The address is malformed (501 5.1.3).
+    RejectInvalid { reason: String },
+    /// The control plane could not answer: retry later (451 4.4.3).
+    TempFail { reason: String },
+}
+
+impl Verdict {
+    /// The SMTP reply code, enhanced status code and text to give.
+    pub fn smtp_reply(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            Verdict::Deliver { .. } => (250, "2.1.5", "recipient ok"),
+            Verdict::RejectUnknown => (550, "5.1.1", "mailbox unavailable: no such user here"),
+            Verdict::RejectDisabled { .. } => {
+                (550, "5.2.1", "mailbox disabled, not accepting messages")
+            }
+            Verdict::NotLocal => (550, "5.7.1", "relaying denied"),
+            Verdict::RejectInvalid { .. } => (501, "5.1.3", "bad recipient address syntax"),
+            Verdict::TempFail { .. } => (
+                451,
+                "4.4.3",
+                "directory server unavailable, try again later",
+            ),
+        }
+    }
+
+    /// Whether the sending server should retry rather than bounce.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Verdict::TempFail { .. })
+    }
+
+    fn from_proto(v: pb::RecipientVerdict) -> Verdict {
+        match pb::Verdict::try_from(v.verdict) {
+            Ok(pb::Verdict::Deliver) => Verdict::Deliver {
+                user_id: v.user_id,
+                primary_address: v.primary_address,
+            },
+            Ok(pb::Verdict::RejectUnknown) => Verdict::RejectUnknown,
+            Ok(pb::Verdict::RejectDisabled) => Verdict::RejectDisabled { user_id: v.user_id },
+            Ok(pb::Verdict::NotLocal) => Verdict::NotLocal,
+            Ok(pb::Verdict::RejectInvalid) => Verdict::RejectInvalid {
+                reason: v.reply_text,
+            },
+            // A verdict this client does not know: never refuse on a guess.
+            Ok(pb::Verdict::Unspecified) | Err(_) => Verdict::TempFail {
+                reason: format!("unknown verdict {}", v.verdict),
+            },
+        }
+    }
+}
+
+/// The answer to a login attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    Allowed {
+        user_id: i64,
+        primary_address: String,
+    },
+    Denied,
+    /// Too many failures for this login or client address.
+    Throttled {
+        retry_after: Option<Duration>,
+    },
+    /// The control plane could not answer: tell the client to retry.
+    TempFail {
+        reason: String,
+    },
+}
+
+/// Errors that are the caller's to fix (never the control plane's state).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid endpoint: {0}")]
+    Endpoint(String),
+    #[error("invalid token: it must be printable ASCII")]
+    Token,
+}
+
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+pub struct BearerToken(MetadataValue<Ascii>);
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A typed client for `mailadmin.v1.DeliveryService`.
+///
+/// Cheap to clone; clones share one HTTP/2 connection, which is opened on
+/// first use and re-opened after a failure.
+#[derive(Clone)]
+pub struct DeliveryClient {
+    inner: DeliveryServiceClient<InterceptedService<Channel, BearerToken>>,
+    timeout: Duration,
+}
+
+impl DeliveryClient {
+    /// A client for `url` (e.g. `http://127.0.0.1:50051`) with a token of
+    /// role `delivery`. Connects lazily: a control plane that is down at
+    /// start-up gives [`Verdict::TempFail`] answers until it is back.
+    /// Calls time out after `timeout` (a few hundred milliseconds is usual
+    /// for an MTA).
+    pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Self, ClientError> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| ClientError::Endpoint(e.to_string()))?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        let token = format!("Bearer {token}")
+            .parse::<MetadataValue<Ascii>>()
+            .map_err(|_| ClientError::Token)?;
+        Ok(DeliveryClient {
+            inner: DeliveryServiceClient::with_interceptor(
+                endpoint.connect_lazy(),
+                BearerToken(token),
+            ),
+            timeout,
+        })
+    }
+
+    /// The verdict for one recipient address.
+    pub async fn check_recipient(&self, address: &str) -> Verdict {
+        let mut client = self.inner.clone();
+        let call = client.check_recipient(pb::CheckRecipientRequest {
+            address: address.to_string(),
+        });
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(response)) => match response.into_inner().result {
+                Some(verdict) => Verdict::from_proto(verdict),
+                None => Verdict::TempFail {
+                    reason: "empty answer".into(),
+                },
+            },
+            Ok(Err(status)) if status.code() == Code::InvalidArgument => Verdict::RejectInvalid {
+                reason: status.message().to_string(),
+            },
+            Ok(Err(status)) => temp_fail(&status),
+            Err(_) => Verdict::TempFail {
+                reason: format!("no answer within {:?}", self.timeout),
+            },
+        }
+    }
+
+    /// Verdicts for recipients, in order; sent in calls of at most
+    /// [`MAX_BATCH`] addresses.
+    pub async fn check_recipients(&self, addresses: &[String]) -> Vec<Verdict> {
+        let mut verdicts = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(MAX_BATCH) {
+            verdicts.extend(self.check_batch(chunk).await);
+        }
+        verdicts
+    }
+
+    async fn check_batch(&self, addresses: &[String]) -> Vec<Verdict> {
+        let mut client = self.inner.clone();
+        let call = client.check_recipients(pb::CheckRecipientsRequest {
+            addresses: addresses.to_vec(),
+        });
+        let all = |verdict: Verdict| vec![verdict; addresses.len()];
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(response)) => {
+                let results = response.into_inner().results;
+                if results.len() != addresses.len() {
+                    return all(Verdict::TempFail {
+                        reason: "answer does not match the batch".into(),
+                    });
+                }
+                results.into_iter().map(Verdict::from_proto).collect()
+            }
+            Ok(Err(status)) => all(temp_fail(&status)),
+            Err(_) => all(Verdict::TempFail {
+                reason: format!("no answer within {:?}", self.timeout),
+            }),
+        }
+    }
+
+    /// Opens a stream for pipelined batches: send each batch with
+    /// [`RecipientStream::check`] and get its verdicts back in order.
+    pub async fn stream(&self) -> Result<RecipientStream, Status> {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<pb::CheckRecipientsRequest>(64);
+        let mut client = self.inner.clone();
+        let responses = client
+            .stream_check_recipients(tokio_stream::wrappers::ReceiverStream::new(receiver))
+            .await?
+            .into_inner();
+        Ok(RecipientStream {
+            sender,
+            responses,
+            timeout: self.timeout,
+            broken: false,
+        })
+    }
+
+    /// May `login` sign in with `password`, seen from `client_ip`?
+    pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        client_ip: std::net::IpAddr,
+    ) -> AuthOutcome {
+        let mut client = self.inner.clone();
+        let call = client.authenticate(pb::AuthenticateRequest {
+            login: login.to_string(),
+            password: password.to_string(),
+            client_ip: client_ip.to_string(),
+        });
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(response)) => {
+                let answer = response.into_inner();
+                if answer.allowed {
+                    AuthOutcome::Allowed {
+                        user_id: answer.user_id,
+                        primary_address: answer.primary_address,
+                    }
+                } else {
+                    AuthOutcome::Denied
+                }
+            }
+            Ok(Err(status)) if status.code() == Code::ResourceExhausted => {
+                use tonic_types::StatusExt;
+                AuthOutcome::Throttled {
+                    retry_after: status.get_details_retry_info().and_then(|r| r.retry_delay),
+                }
+            }
+            // A malformed login can never sign in.
+            Ok(Err(status)) if status.code() == Code::InvalidArgument => AuthOutcome::Denied,
+            Ok(Err(status)) => AuthOutcome::TempFail {
+                reason: status.message().to_string(),
+            },
+            Err(_) => AuthOutcome::TempFail {
+                reason: format!("no answer within {:?}", self.timeout),
+            },
+        }
+    }
+
+    /// The addresses `login` may send as; `None` when the control plane
+    /// could not answer (treat as a temporary failure).
+    pub async fn allowed_senders(&self, login: &str) -> Option<Vec<String>> {
+        let mut client = self.inner.clone();
+        let call = client.allowed_senders(pb::AllowedSendersRequest {
+            login: login.to_string(),
+        });
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(response)) => Some(response.into_inner().addresses),
+            Ok(Err(status)) if status.code() == Code::InvalidArgument => Some(Vec::new()),
+            _ => None,
+        }
+    }
+}
+
+/// Pipelined recipient checks over one stream.
+///
+/// Once a batch times out or the stream fails, the stream is broken: a late
+/// answer must never be taken for the next batch's, so every later
+/// [`RecipientStream::check`] answers [`Verdict::TempFail`] until the
+/// caller opens a new stream with [`DeliveryClient::stream`].
+pub struct RecipientStream {
+    sender: tokio::sync::mpsc::Sender<pb::CheckRecipientsRequest>,
+    responses: tonic::Streaming<pb::CheckRecipientsResponse>,
+    timeout: Duration,
+    broken: bool,
+}
+
+impl RecipientStream {
+    /// Whether this stream can still be used.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Sends one batch and waits for its verdicts.
+    pub async fn check(&mut self, addresses: &[String]) -> Vec<Verdict> {
+        let all = |reason: &str| {
+            vec![
+                Verdict::TempFail {
+                    reason: reason.to_string()
+                };
+                addresses.len()
+            ]
+        };
+        if self.broken {
+            return all("stream broken by an earlier failure; open a new one");
+        }
+        let request = pb::CheckRecipientsRequest {
+            addresses: addresses.to_vec(),
+        };
+        if self.sender.send(request).await.is_err() {
+            self.broken = true;
+            return all("stream closed");
+        }
+        let answer = tokio::time::timeout(self.timeout, self.responses.message()).await;
+        match answer {
+            Ok(Ok(Some(response)))
+                if response.results.len() == addresses.len()
+                    && response
+                        .results
+                        .iter()
+                        .zip(addresses)
+                        .all(|(r, a)| &r.address == a) =>
+            {
+                response
+                    .results
+                    .into_iter()
+                    .map(Verdict::from_proto)
+                    .collect()
+            }
+            Ok(Ok(_)) => {
+                self.broken = true;
+                all("stream ended or answered another batch")
+            }
+            Ok(Err(status)) => {
+                self.broken = true;
+                vec![temp_fail(&status); addresses.len()]
+            }
+            Err(_) => {
+                self.broken = true;
+                all(&format!("no answer within {:?}", self.timeout))
+            }
+        }
+    }
+}
+
+fn temp_fail(status: &Status) -> Verdict {
+    Verdict::TempFail {
+        reason: format!("{:?}: {}", status.code(), status.message()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies() {
+        assert_eq!(Verdict::RejectUnknown.smtp_reply().0, 550);
+        assert_eq!(Verdict::RejectUnknown.smtp_reply().1, "5.1.1");
+        assert_eq!(
+            Verdict::RejectDisabled { user_id: 1 }.smtp_reply().1,
+            "5.2.1"
+        );
+        let temp = Verdict::TempFail {
+            reason: "down".into(),
+        };
+        assert_eq!(
+            temp.smtp_reply(),
+            (
+                451,
+                "4.4.3",
+                "directory server unavailable, try again later"
+            )
+        );
+        assert!(temp.is_temporary());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_control_plane_is_a_temporary_failure() {
+        // Nothing listens on port 9 of loopback (discard service is not run).
+        let client =
+            DeliveryClient::new("http://127.0.0.1:9", "token", Duration::from_millis(300)).unwrap();
+        assert!(
+            client
+                .check_recipient("alice@example.com")
+                .await
+                .is_temporary()
+        );
+        assert!(matches!(
+            client
+                .authenticate("alice", "pw", "127.0.0.1".parse().unwrap())
+                .await,
+            AuthOutcome::TempFail { .. }
+        ));
+        assert!(client.check_recipients(&["a@b.example".into()]).await[0].is_temporary());
+    }
+}

@@ -1,0 +1,117 @@
+//! The mail servers' questions: where does this recipient go (from the
+//! routing snapshot, never the database), may this login sign in, and
+//! which addresses may it send as.
+
+use super::accounts::normalize_login;
+use super::address::EmailAddress;
+use super::model::AccountState;
+use super::routing::{self, Route};
+use super::{App, DomainError, DomainResult, secrets};
+use std::net::IpAddr;
+
+/// At most this many recipients per batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// What a recipient check answers for one address of a batch.
+pub type Checked = Result<Route, String>;
+
+/// An account allowed to sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub user_id: i64,
+    pub primary_address: String,
+}
+
+impl App {
+    /// One recipient; a malformed address is INVALID_ARGUMENT.
+    pub fn check_recipient(&self, address: &str) -> DomainResult<Route> {
+        let address = EmailAddress::parse("address", address)?;
+        Ok(routing::resolve(&*self.store().routing().read(), &address))
+    }
+
+    /// Many recipients under one read of the snapshot; a malformed address
+    /// gets its reason instead of failing the batch.
+    pub fn check_recipients(&self, addresses: &[String]) -> DomainResult<Vec<Checked>> {
+        if addresses.len() > MAX_BATCH {
+            return Err(DomainError::invalid(
+                "addresses",
+                format!(
+                    "has {} addresses; at most {MAX_BATCH} per call",
+                    addresses.len()
+                ),
+            ));
+        }
+        let parsed: Vec<Result<EmailAddress, String>> = addresses
+            .iter()
+            .map(|a| EmailAddress::parse("address", a).map_err(|e| e.to_string()))
+            .collect();
+        let snapshot = self.store().routing().read();
+        Ok(parsed
+            .into_iter()
+            .map(|address| address.map(|a| routing::resolve(&*snapshot, &a)))
+            .collect())
+    }
+
+    /// May `login` sign in with `password`? Unknown logins, wrong passwords
+    /// and disabled accounts all answer `None` after verifying one Argon2
+    /// hash; repeated failures per login and per client address are
+    /// throttled before any password is checked.
+    pub async fn authenticate(
+        &self,
+        login: &str,
+        password: String,
+        client_ip: IpAddr,
+    ) -> DomainResult<Option<Authenticated>> {
+        let login = normalize_login(login)?;
+        if password.is_empty() {
+            return Err(DomainError::invalid("password", "is empty"));
+        }
+        let now = super::clock::to_millis(self.now());
+        let keys = [format!("login:{login}"), format!("ip:{client_ip}")];
+        for (key, throttle) in keys
+            .iter()
+            .zip([&self.login_throttle, &self.address_throttle])
+        {
+            if let Err(retry_after_seconds) = throttle.check(key, now) {
+                return Err(DomainError::Throttled {
+                    retry_after_seconds,
+                });
+            }
+        }
+        let row = self.store().read().await?.find_login(&login).await?;
+        let matches =
+            secrets::verify_password(password, row.as_ref().map(|r| r.password_hash.clone())).await;
+        match row {
+            Some(row) if matches && row.user.state == AccountState::Enabled => {
+                Ok(Some(Authenticated {
+                    user_id: row.user.id,
+                    primary_address: row.user.primary_address,
+                }))
+            }
+            _ => {
+                self.login_throttle.record_failure(&keys[0], now);
+                self.address_throttle.record_failure(&keys[1], now);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The addresses an enabled account may send as: its primary address
+    /// and its aliases. Empty for unknown or disabled logins.
+    pub async fn allowed_senders(&self, login: &str) -> DomainResult<Vec<String>> {
+        let login = normalize_login(login)?;
+        let tx = self.store().read().await?;
+        let Some(row) = tx.find_login(&login).await? else {
+            return Ok(Vec::new());
+        };
+        if row.user.state != AccountState::Enabled {
+            return Ok(Vec::new());
+        }
+        Ok(tx
+            .list_user_addresses(row.user.id)
+            .await?
+            .into_iter()
+            .map(|a| a.address)
+            .collect())
+    }
+}

@@ -1,0 +1,170 @@
+//! DeliveryService: recipient verdicts (with the SMTP reply to give),
+//! Authenticate and AllowedSenders, for mail servers.
+
+use super::auth::principal;
+use super::services::delivery_service_server::DeliveryService;
+use crate::domain::delivery::Checked;
+use crate::domain::routing::Route;
+use crate::domain::{App, DomainError};
+use mailadmin_client::pb;
+use std::pin::Pin;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+pub struct DeliveryApi {
+    app: App,
+}
+
+impl DeliveryApi {
+    pub fn new(app: App) -> Self {
+        DeliveryApi { app }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// A route as the MTA needs it: verdict, account, and the SMTP reply.
+fn verdict(address: String, checked: Checked) -> pb::RecipientVerdict {
+    let (verdict, user_id, primary_address, code, status, text) = match checked {
+        Ok(Route::Deliver {
+            user_id,
+            primary_address,
+            ..
+        }) => (
+            pb::Verdict::Deliver,
+            user_id,
+            primary_address,
+            250,
+            "2.1.5",
+            "recipient ok".to_string(),
+        ),
+        Ok(Route::Disabled {
+            user_id,
+            primary_address,
+            ..
+        }) => (
+            pb::Verdict::RejectDisabled,
+            user_id,
+            primary_address,
+            550,
+            "5.2.1",
+            "mailbox disabled, not accepting messages".to_string(),
+        ),
+        Ok(Route::Unknown) => (
+            pb::Verdict::RejectUnknown,
+            0,
+            String::new(),
+            550,
+            "5.1.1",
+            "mailbox unavailable: no such user here".to_string(),
+        ),
+        Ok(Route::NotLocal) => (
+            pb::Verdict::NotLocal,
+            0,
+            String::new(),
+            550,
+            "5.7.1",
+            "relaying denied: not a domain served here".to_string(),
+        ),
+        Err(reason) => (
+            pb::Verdict::RejectInvalid,
+            0,
+            String::new(),
+            501,
+            "5.1.3",
+            format!("bad recipient address syntax: {reason}"),
+        ),
+    };
+    pb::RecipientVerdict {
+        address,
+        verdict: verdict.into(),
+        user_id,
+        primary_address,
+        smtp_code: code,
+        enhanced_status: status.to_string(),
+        reply_text: text,
+    }
+}
+
+fn check_batch(app: &App, addresses: Vec<String>) -> Result<pb::CheckRecipientsResponse, Status> {
+    let checked = app.check_recipients(&addresses)?;
+    Ok(pb::CheckRecipientsResponse {
+        results: addresses
+            .into_iter()
+            .zip(checked)
+            .map(|(a, c)| verdict(a, c))
+            .collect(),
+    })
+}
+
+#[tonic::async_trait]
+impl DeliveryService for DeliveryApi {
+    async fn check_recipient(
+        &self,
+        request: Request<pb::CheckRecipientRequest>,
+    ) -> Reply<pb::CheckRecipientResponse> {
+        let pb::CheckRecipientRequest { address } = request.into_inner();
+        let route = self.app.check_recipient(&address)?;
+        Ok(Response::new(pb::CheckRecipientResponse {
+            result: Some(verdict(address, Ok(route))),
+        }))
+    }
+
+    async fn check_recipients(
+        &self,
+        request: Request<pb::CheckRecipientsRequest>,
+    ) -> Reply<pb::CheckRecipientsResponse> {
+        let pb::CheckRecipientsRequest { addresses } = request.into_inner();
+        Ok(Response::new(check_batch(&self.app, addresses)?))
+    }
+
+    type StreamCheckRecipientsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::CheckRecipientsResponse, Status>> + Send + 'static>>;
+
+    async fn stream_check_recipients(
+        &self,
+        request: Request<Streaming<pb::CheckRecipientsRequest>>,
+    ) -> Reply<Self::StreamCheckRecipientsStream> {
+        let app = self.app.clone();
+        let batches = request.into_inner();
+        let answers = batches.map(move |batch| {
+            let pb::CheckRecipientsRequest { addresses } = batch?;
+            check_batch(&app, addresses)
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+
+    async fn authenticate(
+        &self,
+        request: Request<pb::AuthenticateRequest>,
+    ) -> Reply<pb::AuthenticateResponse> {
+        let pb::AuthenticateRequest {
+            login,
+            password,
+            client_ip,
+        } = request.into_inner();
+        let client_ip = client_ip
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid("client_ip", "is not an IPv4 or IPv6 address"))?;
+        let answer = self.app.authenticate(&login, password, client_ip).await?;
+        Ok(Response::new(match answer {
+            Some(account) => pb::AuthenticateResponse {
+                allowed: true,
+                user_id: account.user_id,
+                primary_address: account.primary_address,
+            },
+            None => pb::AuthenticateResponse::default(),
+        }))
+    }
+
+    async fn allowed_senders(
+        &self,
+        request: Request<pb::AllowedSendersRequest>,
+    ) -> Reply<pb::AllowedSendersResponse> {
+        let _caller = principal(&request)?;
+        let pb::AllowedSendersRequest { login } = request.into_inner();
+        let addresses = self.app.allowed_senders(&login).await?;
+        Ok(Response::new(pb::AllowedSendersResponse { addresses }))
+    }
+}
