@@ -23,19 +23,30 @@ pub const MAX_BATCH: usize = 1000;
 pub enum Verdict {
     /// Deliver to this account.
     Deliver {
+        /// The account the address belongs to.
         user_id: i64,
+        /// Its primary address (the mailbox to deliver into).
         primary_address: String,
     },
     /// No such recipient (550 5.1.1).
     RejectUnknown,
     /// The account is disabled (550 5.2.1).
-    RejectDisabled { user_id: i64 },
+    RejectDisabled {
+        /// The disabled account.
+        user_id: i64,
+    },
     /// Not a domain this provider delivers for (550 5.7.1 unless relayed).
     NotLocal,
     /// The address is malformed (501 5.1.3).
-    RejectInvalid { reason: String },
+    RejectInvalid {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The control plane could not answer: retry later (451 4.4.3).
-    TempFail { reason: String },
+    TempFail {
+        /// Why, for the log.
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -85,17 +96,24 @@ impl Verdict {
 /// The answer to a login attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthOutcome {
+    /// The login may sign in.
     Allowed {
+        /// The account signing in.
         user_id: i64,
+        /// Its primary address.
         primary_address: String,
     },
+    /// Wrong password, unknown login or disabled account (deliberately not
+    /// told apart).
     Denied,
     /// Too many failures for this login or client address.
     Throttled {
+        /// When to allow another attempt, if the server said.
         retry_after: Option<Duration>,
     },
     /// The control plane could not answer: tell the client to retry.
     TempFail {
+        /// Why, for the log.
         reason: String,
     },
 }
@@ -103,8 +121,10 @@ pub enum AuthOutcome {
 /// Errors that are the caller's to fix (never the control plane's state).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The URL is not a valid endpoint.
     #[error("invalid endpoint: {0}")]
     Endpoint(String),
+    /// The token cannot travel in a header.
     #[error("invalid token: it must be printable ASCII")]
     Token,
 }

@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! `mailadmin-client`: the generated gRPC messages and client stubs of
 //! mailadmin's API (package `mailadmin.v1`).
 //!

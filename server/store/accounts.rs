@@ -7,8 +7,8 @@ use super::entities::{
 use super::{Tx, db_err, unique_or};
 use crate::domain::clock::{from_millis, to_millis};
 use crate::domain::model::{
-    AccountState, AuditEvent, NewAccount, NewAuditEvent, Organization, OutboxMessage, Photo,
-    PostalAddress, Profile, ProfileUpdate, User, UserFilter,
+    AccountState, AddressKind, AuditEvent, NewAccount, NewAuditEvent, Organization, OutboxMessage,
+    Photo, PostalAddress, Profile, ProfileUpdate, User, UserFilter,
 };
 use crate::domain::plans::{AccountCounts, Plan, PlanTerms};
 use crate::domain::validate::Page;
@@ -200,33 +200,42 @@ impl Tx {
         .await
         .map_err(|e| unique_or(e, Kind::Username, format!("{username:?} is taken")))?;
         self.touch(RoutingKey::Account(row.id));
-        self.insert_address(&row, &account.primary_address, "primary", now)
-            .await?;
+        self.insert_address(
+            row.id,
+            row.organization_id,
+            &account.primary_address,
+            AddressKind::Primary,
+            now,
+        )
+        .await?;
         user_from(row)
     }
 
-    async fn insert_address(
+    /// Gives `address` to an account; the unique key on the normalized
+    /// address is the platform-wide uniqueness rule.
+    pub(super) async fn insert_address(
         &self,
-        user: &users::Model,
+        user_id: i64,
+        organization_id: i64,
         address: &crate::domain::address::EmailAddress,
-        kind: &str,
+        kind: AddressKind,
         now: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        addresses::ActiveModel {
+    ) -> DomainResult<addresses::Model> {
+        let row = addresses::ActiveModel {
             address: Set(address.to_string()),
             display: Set(address.display()),
             domain: Set(address.domain().to_string()),
-            kind: Set(kind.to_string()),
-            user_id: Set(user.id),
-            organization_id: Set(user.organization_id),
+            kind: Set(kind.as_str().to_string()),
+            user_id: Set(user_id),
+            organization_id: Set(organization_id),
             created_at: Set(to_millis(now)),
             ..Default::default()
         }
         .insert(&self.txn)
         .await
         .map_err(|e| unique_or(e, Kind::Address, format!("{address} is taken")))?;
-        self.touch(RoutingKey::Address(address.to_string()));
-        Ok(())
+        self.touch(RoutingKey::Address(row.address.clone()));
+        Ok(row)
     }
 
     pub async fn username_taken(&self, username: &str) -> DomainResult<bool> {

@@ -308,20 +308,15 @@ impl Tx {
         address: &EmailAddress,
         now: DateTime<Utc>,
     ) -> DomainResult<AccountAddress> {
-        let row = addresses::ActiveModel {
-            address: Set(address.to_string()),
-            display: Set(address.display()),
-            domain: Set(address.domain().to_string()),
-            kind: Set(AddressKind::Alias.as_str().to_string()),
-            user_id: Set(user.id),
-            organization_id: Set(user.organization_id),
-            created_at: Set(to_millis(now)),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(|e| unique_or(e, Kind::Address, format!("{address} is taken")))?;
-        self.touch(RoutingKey::Address(row.address.clone()));
+        let row = self
+            .insert_address(
+                user.id,
+                user.organization_id,
+                address,
+                AddressKind::Alias,
+                now,
+            )
+            .await?;
         address_from(row)
     }
 
