@@ -5,15 +5,14 @@
 
 use super::entities::{addresses, domains, organizations, tokens, users};
 use super::{Store, db_err};
-use crate::domain::DomainResult;
 use crate::domain::clock::to_millis;
 use crate::domain::model::{AccountState, DomainState};
 use crate::domain::principal::{Principal, Role};
+use crate::domain::{DomainError, DomainResult};
 use crate::routing::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, sqlx,
-};
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use std::time::Duration;
 
 /// The PostgreSQL channel routing changes are announced on.
@@ -231,39 +230,57 @@ impl Store {
         Ok(master.flatten())
     }
 
-    /// Applies other replicas' changes as they are announced, until the
-    /// store is dropped. After a lost connection (notifications may have
-    /// been missed) the snapshot is reloaded in full. PostgreSQL only.
-    pub async fn follow_routing_changes(self) {
-        if self.backend() != DbBackend::Postgres {
-            return;
-        }
-        loop {
-            let mut listener = match sqlx::postgres::PgListener::connect_with(
-                self.db.get_postgres_connection_pool(),
-            )
+    /// Loads the snapshot. On PostgreSQL it first LISTENs for other
+    /// replicas' changes, so nothing committed between the load and the
+    /// LISTEN is missed; the listener is returned for
+    /// [`Store::follow_routing_changes`].
+    pub async fn start_routing(&self) -> DomainResult<Option<PgListener>> {
+        let listener = if self.backend() == DbBackend::Postgres {
+            Some(self.listen().await?)
+        } else {
+            None
+        };
+        self.load_routing().await?;
+        Ok(listener)
+    }
+
+    async fn listen(&self) -> DomainResult<PgListener> {
+        let mut listener = PgListener::connect_with(self.db.get_postgres_connection_pool())
             .await
-            {
-                Ok(listener) => listener,
-                Err(error) => {
-                    tracing::warn!(error = %error, "routing change feed: cannot connect; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            .map_err(|e| DomainError::Unavailable(format!("routing change feed: {e}")))?;
+        listener
+            .listen(CHANNEL)
+            .await
+            .map_err(|e| DomainError::Unavailable(format!("routing change feed: LISTEN: {e}")))?;
+        Ok(listener)
+    }
+
+    /// Applies other replicas' changes as they are announced, until the
+    /// task is aborted. After a lost connection (notifications may have been
+    /// missed) it LISTENs again and reloads the snapshot in full.
+    pub async fn follow_routing_changes(self, listener: PgListener) {
+        let mut listener = Some(listener);
+        loop {
+            let mut current = match listener.take() {
+                Some(current) => current,
+                None => match self.listen().await {
+                    Ok(fresh) => {
+                        if let Err(error) = self.load_routing().await {
+                            tracing::error!(error = %error, "routing reload failed; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                        fresh
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
             };
-            if let Err(error) = listener.listen(CHANNEL).await {
-                tracing::warn!(error = %error, "routing change feed: LISTEN failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-            // Changes made before LISTEN took effect were not announced to us.
-            if let Err(error) = self.load_routing().await {
-                tracing::error!(error = %error, "routing reload failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
             loop {
-                match listener.try_recv().await {
+                match current.try_recv().await {
                     Ok(Some(notification)) => {
                         let keys: Vec<RoutingKey> = notification
                             .payload()
