@@ -9,24 +9,18 @@
 //! `MAILADMIN_TEST_POSTGRES_URL`) points at a server where the user may
 //! create databases; a fresh database is created and dropped.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{Backend, BenchDatabase, open_app, seed_organization};
 use mailadmin_server::Settings;
-use mailadmin_server::dns::DnsResolver;
-use mailadmin_server::domain::accounts::AccountInput;
-use mailadmin_server::domain::clock::SystemClock;
-use mailadmin_server::domain::model::NewAccount;
-use mailadmin_server::domain::money::Money;
-use mailadmin_server::domain::plans::Plan;
-use mailadmin_server::domain::{App, Principal, Role};
-use mailadmin_server::store::Store;
-use sea_orm::ConnectionTrait;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 struct Options {
     accounts: usize,
     organizations: usize,
     batch: Option<u64>,
-    backends: Vec<&'static str>,
+    backends: Vec<Backend>,
 }
 
 fn options() -> Options {
@@ -34,7 +28,7 @@ fn options() -> Options {
         accounts: 100_000,
         organizations: 100,
         batch: None,
-        backends: vec!["sqlite", "postgres"],
+        backends: vec![Backend::Sqlite, Backend::Postgres],
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -43,13 +37,7 @@ fn options() -> Options {
             "--accounts" => options.accounts = value().parse().expect("--accounts N"),
             "--orgs" => options.organizations = value().parse().expect("--orgs N"),
             "--batch" => options.batch = Some(value().parse().expect("--batch N")),
-            "--backend" => {
-                options.backends = match value().as_str() {
-                    "sqlite" => vec!["sqlite"],
-                    "postgres" => vec!["postgres"],
-                    _ => vec!["sqlite", "postgres"],
-                }
-            }
+            "--backend" => options.backends = Backend::parse_list(&value()),
             // `cargo bench` passes --bench; ignore what is not ours.
             _ => {}
         }
@@ -64,67 +52,27 @@ async fn main() -> anyhow::Result<()> {
         "renewal benchmark: {} accounts in {} organizations, all due",
         options.accounts, options.organizations
     );
-    for backend in &options.backends {
-        match *backend {
-            "sqlite" => {
-                let dir = tempfile::tempdir()?;
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("bench.db").display()
-                );
-                run("sqlite", &url, &options).await?;
-            }
-            _ => {
-                let Some(admin_url) = std::env::var("MAILADMIN_BENCH_POSTGRES_URL")
-                    .or_else(|_| std::env::var("MAILADMIN_TEST_POSTGRES_URL"))
-                    .ok()
-                else {
-                    println!("postgres: skipped (set MAILADMIN_BENCH_POSTGRES_URL)");
-                    continue;
-                };
-                let name = format!("mailadmin_bench_{}", std::process::id());
-                let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await?;
-                let (base, _) = admin_url
-                    .rsplit_once('/')
-                    .expect("a database URL ends in /dbname");
-                let result = run("postgres", &format!("{base}/{name}"), &options).await;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await?;
-                result?;
-            }
-        }
+    for &backend in &options.backends {
+        let Some(database) = BenchDatabase::create(backend).await? else {
+            println!("postgres: skipped (set MAILADMIN_BENCH_POSTGRES_URL)");
+            continue;
+        };
+        let result = run(backend.name(), &database.url, &options).await;
+        database.drop_database().await?;
+        result?;
     }
     Ok(())
 }
 
 async fn run(backend: &str, url: &str, options: &Options) -> anyhow::Result<()> {
-    let store = Store::connect(url).await?;
-    store.migrate().await?;
     let mut settings = Settings::new(url);
     if let Some(batch) = options.batch {
         settings.renewal_batch_size = batch;
     }
-    let dns = DnsResolver::new(Some("127.0.0.1:9".parse()?), Duration::from_millis(100))?;
-    let app = App::new(
-        store.clone(),
-        Arc::new(SystemClock),
-        Arc::new(settings),
-        dns,
-    );
-    let operator = Principal {
-        token_id: 0,
-        role: Role::Operator,
-        organization_id: None,
-        user_id: None,
-    };
+    let app = open_app(url, settings).await?;
 
     let seeding = Instant::now();
     let per_org = options.accounts.div_ceil(options.organizations);
-    let price = Money::from_cents(250);
     let due = chrono::Utc::now() - chrono::Duration::minutes(1);
     let mut seeded = 0;
     for org in 0..options.organizations {
@@ -132,33 +80,14 @@ async fn run(backend: &str, url: &str, options: &Options) -> anyhow::Result<()> 
         if count == 0 {
             break;
         }
-        let master = NewAccount::parse(AccountInput {
-            last_name: "Bench".into(),
-            first_name: "Admin".into(),
-            username: format!("bench-admin-{org}"),
-            primary_address: format!("bench-admin-{org}@mailadmin.example"),
-            password: "benchmark password".into(),
-            plan: Some(Plan::Pro),
-        })?;
-        let (organization, _) = app
-            .create_organization(&operator, format!("Bench {org}"), master)
-            .await?;
-        store
-            .seed_paid_accounts(
-                organization.id,
-                &format!("o{org}-u"),
-                count,
-                Plan::Entry,
-                price,
-                due,
-            )
-            .await?;
-        store
-            .seed_credit(
-                organization.id,
-                Money::from_cents(price.cents() * count as i64 * 2),
-            )
-            .await?;
+        seed_organization(
+            &app,
+            &format!("Bench {org}"),
+            &format!("o{org}-u"),
+            count,
+            due,
+        )
+        .await?;
         seeded += count;
     }
     let seed_time = seeding.elapsed();

@@ -4,7 +4,7 @@
 //! about as much as one account.
 
 use super::entities::{
-    ledger_entries, notifications, organizations, periods, plan_changes, plans, users,
+    addresses, ledger_entries, notifications, organizations, periods, plan_changes, plans, users,
 };
 use super::{Store, Tx, db_err, unique_or};
 use crate::domain::billing::{
@@ -12,7 +12,7 @@ use crate::domain::billing::{
     NotificationKind,
 };
 use crate::domain::clock::{from_millis, to_millis};
-use crate::domain::model::AccountState;
+use crate::domain::model::{AccountState, AddressKind};
 use crate::domain::money::Money;
 use crate::domain::plans::{Plan, PlanTerms};
 use crate::domain::validate::Page;
@@ -24,6 +24,10 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, Statement, Value,
 };
 use std::collections::HashMap;
+
+/// The domain of seeded accounts' primary addresses (fixtures only): a
+/// benchmark serving them lists it in `--provider-domains`.
+pub const SEED_DOMAIN: &str = "seed.invalid";
 
 /// A recorded plan change, for replays of the same request_id.
 pub struct PlanChangeRecord {
@@ -546,7 +550,8 @@ impl Tx {
 
 impl Store {
     /// Seeds `count` accounts on `plan` in one organization, each with one
-    /// charged period ending at `paid_until`, without charging the credit:
+    /// charged period ending at `paid_until` and the primary address
+    /// `<prefix><i>@`[`SEED_DOMAIN`], without charging the credit:
     /// fixtures for benchmarks and load tests (thousands of accounts in a
     /// second, where the RPC path would hash a password for each).
     pub async fn seed_paid_accounts(
@@ -567,7 +572,7 @@ impl Store {
                 username: Set(format!("{prefix}{i}")),
                 first_name: Set("Seed".into()),
                 last_name: Set(format!("Account {i}")),
-                primary_address: Set(format!("{prefix}{i}@seed.invalid")),
+                primary_address: Set(format!("{prefix}{i}@{SEED_DOMAIN}")),
                 plan: Set(plan.as_str().into()),
                 state: Set(AccountState::Enabled.as_str().into()),
                 is_master: Set(false),
@@ -586,23 +591,16 @@ impl Store {
                 unpaid: Set(false),
                 ..Default::default()
             });
-            users::Entity::insert_many(rows)
-                .exec(&tx.txn)
+            // RETURNING, not a SELECT by username: on a table that grew inside
+            // this transaction the planner has no statistics and scans it.
+            let inserted: Vec<(i64, String)> = users::Entity::insert_many(rows)
+                .exec_with_returning(&tx.txn)
                 .await
-                .map_err(db_err)?;
-            let first = format!("{prefix}{}", chunk[0]);
-            let names: Vec<String> = chunk.iter().map(|i| format!("{prefix}{i}")).collect();
-            let inserted: Vec<i64> = users::Entity::find()
-                .select_only()
-                .column(users::Column::Id)
-                .filter(users::Column::Username.is_in(names))
-                .order_by_asc(users::Column::Id)
-                .into_tuple()
-                .all(&tx.txn)
-                .await
-                .map_err(db_err)?;
-            debug_assert!(!inserted.is_empty(), "{first} inserted");
-            let periods = inserted.iter().map(|id| periods::ActiveModel {
+                .map_err(db_err)?
+                .into_iter()
+                .map(|user| (user.id, user.username))
+                .collect();
+            let periods = inserted.iter().map(|(id, _)| periods::ActiveModel {
                 user_id: Set(*id),
                 organization_id: Set(organization_id),
                 seq: Set(1),
@@ -618,7 +616,24 @@ impl Store {
                 .exec(&tx.txn)
                 .await
                 .map_err(db_err)?;
-            ids.extend(inserted);
+            let primaries = inserted.iter().map(|(id, username)| {
+                let address = format!("{username}@{SEED_DOMAIN}");
+                addresses::ActiveModel {
+                    display: Set(address.clone()),
+                    address: Set(address),
+                    domain: Set(SEED_DOMAIN.into()),
+                    kind: Set(AddressKind::Primary.as_str().into()),
+                    user_id: Set(*id),
+                    organization_id: Set(organization_id),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+            });
+            addresses::Entity::insert_many(primaries)
+                .exec(&tx.txn)
+                .await
+                .map_err(db_err)?;
+            ids.extend(inserted.into_iter().map(|(id, _)| id));
         }
         tx.commit().await?;
         Ok(ids)

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use accounts::UserRow;
-pub use billing::PlanChangeRecord;
+pub use billing::{PlanChangeRecord, SEED_DOMAIN};
 pub use domains::{NewDomainRow, RoutingFacts};
 pub use tokens::TokenRow;
 

@@ -1,0 +1,181 @@
+//! What the benchmarks share: a fresh database to run against, and seeded
+//! organizations full of paid accounts.
+#![allow(dead_code)] // each benchmark uses its own part of this
+
+use mailadmin_server::Settings;
+use mailadmin_server::dns::DnsResolver;
+use mailadmin_server::domain::accounts::AccountInput;
+use mailadmin_server::domain::clock::SystemClock;
+use mailadmin_server::domain::model::NewAccount;
+use mailadmin_server::domain::money::Money;
+use mailadmin_server::domain::plans::Plan;
+use mailadmin_server::domain::{App, Principal, Role};
+use mailadmin_server::store::Store;
+use sea_orm::ConnectionTrait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The price of an Entry month, what seeded periods were charged.
+pub const ENTRY_PRICE_CENTS: i64 = 250;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// `--backend sqlite|postgres|both`.
+    pub fn parse_list(value: &str) -> Vec<Backend> {
+        match value {
+            "sqlite" => vec![Backend::Sqlite],
+            "postgres" => vec![Backend::Postgres],
+            _ => vec![Backend::Sqlite, Backend::Postgres],
+        }
+    }
+}
+
+/// The PostgreSQL server benchmarks may create databases on, if any.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("MAILADMIN_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("MAILADMIN_TEST_POSTGRES_URL"))
+        .ok()
+}
+
+/// A database created for one benchmark run and dropped after it: a SQLite
+/// file in a temporary directory, or a new PostgreSQL database.
+pub struct BenchDatabase {
+    pub backend: Backend,
+    pub url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl BenchDatabase {
+    /// `None` for PostgreSQL when no server is configured.
+    pub async fn create(backend: Backend) -> anyhow::Result<Option<BenchDatabase>> {
+        let dir = tempfile::tempdir()?;
+        match backend {
+            Backend::Sqlite => {
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("bench.db").display()
+                );
+                Ok(Some(BenchDatabase {
+                    backend,
+                    url,
+                    dir,
+                    postgres: None,
+                }))
+            }
+            Backend::Postgres => {
+                let Some(admin_url) = postgres_admin_url() else {
+                    return Ok(None);
+                };
+                let name = format!("mailadmin_bench_{}", std::process::id());
+                let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await?;
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .expect("a database URL ends in /dbname");
+                Ok(Some(BenchDatabase {
+                    backend,
+                    url: format!("{base}/{name}"),
+                    dir,
+                    postgres: Some((admin_url, name)),
+                }))
+            }
+        }
+    }
+
+    /// A scratch directory that lives as long as the database.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Drops a PostgreSQL database (the SQLite file goes with its directory).
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        if let Some((admin_url, name)) = &self.postgres {
+            let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The store and rules over a benchmark database, migrated; DNS points
+/// nowhere (seeding never asks it).
+pub async fn open_app(url: &str, settings: Settings) -> anyhow::Result<App> {
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    let dns = DnsResolver::new(Some("127.0.0.1:9".parse()?), Duration::from_millis(100))?;
+    Ok(App::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(settings),
+        dns,
+    ))
+}
+
+/// One seeded organization: its master (created through the rules) and
+/// `accounts` Entry accounts named `<prefix><i>` with the primary address
+/// `<prefix><i>@seed.invalid` ([`mailadmin_server::store::SEED_DOMAIN`]),
+/// each with a charged period ending at `paid_until`, plus credit for two
+/// months of all of them.
+pub async fn seed_organization(
+    app: &App,
+    name: &str,
+    prefix: &str,
+    accounts: usize,
+    paid_until: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<i64> {
+    let operator = Principal {
+        token_id: 0,
+        role: Role::Operator,
+        organization_id: None,
+        user_id: None,
+    };
+    let master = NewAccount::parse(AccountInput {
+        last_name: "Bench".into(),
+        first_name: "Admin".into(),
+        username: format!("{prefix}admin"),
+        primary_address: format!("{prefix}admin@mailadmin.example"),
+        password: "benchmark password".into(),
+        plan: Some(Plan::Pro),
+    })?;
+    let (organization, _) = app
+        .create_organization(&operator, name.to_string(), master)
+        .await?;
+    let price = Money::from_cents(ENTRY_PRICE_CENTS);
+    app.store()
+        .seed_paid_accounts(
+            organization.id,
+            prefix,
+            accounts,
+            Plan::Entry,
+            price,
+            paid_until,
+        )
+        .await?;
+    app.store()
+        .seed_credit(
+            organization.id,
+            Money::from_cents(price.cents() * accounts as i64 * 2),
+        )
+        .await?;
+    Ok(organization.id)
+}
