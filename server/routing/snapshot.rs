@@ -5,7 +5,10 @@ use super::RoutingKey;
 use crate::domain::model::AccountState;
 use crate::domain::principal::Principal;
 use crate::domain::routing::{AccountRoute, Directory, DomainRoute};
-use std::collections::{HashMap, HashSet};
+// foldhash, not SipHash: the maps are hashed for every recipient and token
+// check; seeded per process, and the keys are chosen by the provider's own
+// admins, not by whoever sends mail.
+use foldhash::{HashMap, HashSet};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use crate::routing::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
+use tokio_stream::StreamExt;
 use std::time::Duration;
 
 /// The PostgreSQL channel routing changes are announced on.
@@ -63,29 +64,35 @@ impl Store {
     async fn reload(&self) -> DomainResult<()> {
         let started = std::time::Instant::now();
         let mut snapshot = Snapshot::new(&self.routing.read().provider_domains());
-        let owners: Vec<(String, i64)> = addresses::Entity::find()
+        // The two big tables are streamed row by row: a million addresses
+        // never sit in memory twice (as rows and as the snapshot).
+        let mut owners = addresses::Entity::find()
             .select_only()
             .column(addresses::Column::Address)
             .column(addresses::Column::UserId)
-            .into_tuple()
-            .all(&self.db)
+            .into_tuple::<(String, i64)>()
+            .stream(&self.db)
             .await
             .map_err(db_err)?;
-        for (address, user_id) in owners {
+        while let Some(row) = owners.next().await {
+            let (address, user_id) = row.map_err(db_err)?;
             snapshot.set_owner(&address, Some(user_id));
         }
-        let accounts: Vec<(i64, String, String)> = users::Entity::find()
+        drop(owners);
+        let mut accounts = users::Entity::find()
             .select_only()
             .column(users::Column::Id)
             .column(users::Column::State)
             .column(users::Column::PrimaryAddress)
-            .into_tuple()
-            .all(&self.db)
+            .into_tuple::<(i64, String, String)>()
+            .stream(&self.db)
             .await
             .map_err(db_err)?;
-        for (id, state, primary) in accounts {
+        while let Some(row) = accounts.next().await {
+            let (id, state, primary) = row.map_err(db_err)?;
             snapshot.set_account(id, account_entry(&state, primary));
         }
+        drop(accounts);
         let active: Vec<(String, i64)> = domains::Entity::find()
             .select_only()
             .column(domains::Column::Name)
