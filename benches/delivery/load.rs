@@ -1,0 +1,141 @@
+//! The load generator: N workers call as fast as answers come back, each
+//! call checked for the right answer and timed; a warm-up is not counted.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One recipient of the workload and whether it exists.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub address: String,
+    pub exists: bool,
+}
+
+/// The workload: `hits` of 10 probes name seeded addresses, the rest
+/// addresses nobody has, in a fixed pseudo-random order.
+pub fn workload(seeded: &[String], probes: usize, hits_per_ten: u64) -> Arc<Vec<Probe>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        // xorshift64*: deterministic, good enough to spread the keys.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let list = (0..probes)
+        .map(|n| {
+            if next() % 10 < hits_per_ten {
+                let address = seeded[(next() % seeded.len() as u64) as usize].clone();
+                Probe {
+                    address,
+                    exists: true,
+                }
+            } else {
+                Probe {
+                    address: format!("nobody-{n}@{}", mailadmin_server::store::SEED_DOMAIN),
+                    exists: false,
+                }
+            }
+        })
+        .collect();
+    Arc::new(list)
+}
+
+/// A client-side worker: one call (one address, or one batch) at a time.
+pub trait Worker: Send + 'static {
+    /// Makes one call starting at probe number `at`; returns how many
+    /// addresses it checked and how many answers were wrong.
+    fn call(&mut self, at: usize) -> impl Future<Output = Outcome> + Send;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    pub checked: u64,
+    pub wrong: u64,
+}
+
+/// What one scenario measured.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub calls: u64,
+    pub addresses: u64,
+    pub wrong: u64,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Stats {
+    pub fn calls_per_second(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn addresses_per_second(&self) -> f64 {
+        self.addresses as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `workers` concurrently: `warmup` untimed, then `measure` timed.
+/// Each call takes the next `step` probes.
+pub async fn run<W: Worker>(
+    workers: Vec<W>,
+    step: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Stats {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let timed_from = start + warmup;
+    let end = timed_from + measure;
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .map(|mut worker| {
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(64 * 1024);
+                let mut total = Outcome::default();
+                loop {
+                    let at = next.fetch_add(step, Ordering::Relaxed);
+                    let sent = Instant::now();
+                    if sent >= end {
+                        break;
+                    }
+                    let outcome = worker.call(at).await;
+                    let done = Instant::now();
+                    if sent >= timed_from && done <= end {
+                        latencies.push((done - sent).as_nanos() as u64);
+                        total.checked += outcome.checked;
+                    }
+                    total.wrong += outcome.wrong;
+                }
+                (latencies, total)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut total = Outcome::default();
+    for task in tasks {
+        let (mine, outcome) = task.await.expect("a load worker panicked");
+        latencies.extend(mine);
+        total.checked += outcome.checked;
+        total.wrong += outcome.wrong;
+    }
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
+        Duration::from_nanos(latencies[index])
+    };
+    Stats {
+        calls: latencies.len() as u64,
+        addresses: total.checked,
+        wrong: total.wrong,
+        elapsed: measure,
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+    }
+}

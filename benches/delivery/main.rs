@@ -1,0 +1,471 @@
+//! Delivery-path benchmark: how fast recipients are checked, against what.
+//!
+//! ```sh
+//! MAILADMIN_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!   cargo bench --bench delivery
+//! cargo bench --bench delivery -- --addresses 20000 --seconds 2 --memory-addresses 0
+//! ```
+//!
+//! One run, side by side, with 100,000 seeded addresses and 9 probes in 10
+//! naming one of them:
+//! (a) `CheckRecipient` on the real server binary at 1, 16 and 64
+//!     concurrent requests; (b) `StreamCheckRecipients`, batches of 100, on
+//!     1 and 16 streams; (c) the same load against a bare tonic server that
+//!     checks the same token and answers from a `HashMap` (the ceiling,
+//!     `ceiling.rs`); (d) the same lookup as a prepared SQL query against
+//!     PostgreSQL (`workers::LOOKUP`). Then the lag between two server
+//!     processes over one PostgreSQL, and the real server's resident memory
+//!     and start-up with 1,000,000 addresses. Every answer is checked.
+//!
+//! Servers run as their own processes; the load generator shares the
+//! machine with them, as an MTA on the same host would. PostgreSQL is used
+//! when `MAILADMIN_BENCH_POSTGRES_URL` (or `MAILADMIN_TEST_POSTGRES_URL`)
+//! is set; without it, SQLite, and (d) and the lag are skipped.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod ceiling;
+mod lag;
+mod load;
+mod process;
+mod workers;
+
+use common::{Backend, BenchDatabase, open_app, seed_organization};
+use load::Stats;
+use mailadmin_client::DeliveryClient;
+use mailadmin_client::pb::admin_service_client::AdminServiceClient;
+use mailadmin_client::{Verdict, pb};
+use mailadmin_server::Settings;
+use process::ServerProcess;
+use sea_orm::{ConnectionTrait, Statement};
+use std::time::{Duration, Instant};
+
+struct Options {
+    addresses: usize,
+    organizations: usize,
+    warmup: Duration,
+    measure: Duration,
+    concurrency: Vec<usize>,
+    streams: Vec<usize>,
+    batch: usize,
+    memory_addresses: usize,
+    lag_accounts: usize,
+    backend: Option<Backend>,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        addresses: 100_000,
+        organizations: 100,
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs(5),
+        concurrency: vec![1, 16, 64],
+        streams: vec![1, 16],
+        batch: 100,
+        memory_addresses: 1_000_000,
+        lag_accounts: 50,
+        backend: None,
+    };
+    let list = |v: String| -> Vec<usize> {
+        v.split(',')
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| n.trim().parse().expect("a list of numbers"))
+            .collect()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--addresses" => options.addresses = value().parse().expect("--addresses N"),
+            "--orgs" => options.organizations = value().parse().expect("--orgs N"),
+            "--seconds" => {
+                options.measure = Duration::from_secs_f64(value().parse().expect("--seconds S"))
+            }
+            "--concurrency" => options.concurrency = list(value()),
+            "--streams" => options.streams = list(value()),
+            "--batch" => options.batch = value().parse().expect("--batch N"),
+            "--memory-addresses" => {
+                options.memory_addresses = value().parse().expect("--memory-addresses N")
+            }
+            "--lag-accounts" => options.lag_accounts = value().parse().expect("--lag-accounts N"),
+            "--backend" => options.backend = Backend::parse_list(&value()).first().copied(),
+            // `cargo bench` passes --bench; ignore what is not ours.
+            _ => {}
+        }
+    }
+    options
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--ceiling-server") {
+        let token = std::env::var("MAILADMIN_BENCH_CEILING_TOKEN")?;
+        return ceiling::serve(args[2].parse()?, &token, args[3].as_ref()).await;
+    }
+    let options = options();
+    let backend = options
+        .backend
+        .unwrap_or(if common::postgres_admin_url().is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        });
+    let Some(database) = BenchDatabase::create(backend).await? else {
+        anyhow::bail!("postgres: set MAILADMIN_BENCH_POSTGRES_URL");
+    };
+    let result = run(&database, &options).await;
+    database.drop_database().await?;
+    result
+}
+
+/// The seeded addresses and (user id, address) rows as the database has them.
+struct Seeded {
+    addresses: Vec<String>,
+    rows: Vec<(String, i64, String)>,
+}
+
+async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> {
+    let dir = database.dir();
+    let token_file = dir.join("operator.token");
+    println!(
+        "delivery benchmark on {}: {} addresses, 9 in 10 probes hit, {:?} per scenario after {:?} warm-up",
+        database.backend.name(),
+        options.addresses,
+        options.measure,
+        options.warmup
+    );
+
+    // An empty server first: its memory is the baseline for bytes/address.
+    let mut empty = ServerProcess::mailadmin(&database.url, dir, "empty", &token_file)?;
+    empty.ready(Instant::now()).await?;
+    let (baseline_rss, _) = empty.memory()?;
+    empty.stop().await?;
+    let operator_token = std::fs::read_to_string(&token_file)?.trim().to_string();
+
+    let app = open_app(&database.url, Settings::new(&database.url)).await?;
+    let seeding = Instant::now();
+    seed(&app, 0, options.organizations, options.addresses).await?;
+    let seeded = read_directory(&database.url).await?;
+    println!(
+        "seeded {} addresses in {:.1} s",
+        seeded.addresses.len(),
+        seeding.elapsed().as_secs_f64()
+    );
+    let directory_file = dir.join("directory.tsv");
+    ceiling::write_directory(&directory_file, &seeded.rows)?;
+
+    let started = Instant::now();
+    let mut server = ServerProcess::mailadmin(&database.url, dir, "server-a", &token_file)?;
+    let startup = server.ready(started).await?;
+    println!(
+        "server ready in {:.2} s ({})",
+        startup.as_secs_f64(),
+        snapshot_line(&server.log())
+    );
+    let delivery_token = create_delivery_token(&server.url(), &operator_token).await?;
+    let mut ceiling = ServerProcess::ceiling(&delivery_token, &directory_file, dir)?;
+    ceiling.ready(Instant::now()).await?;
+
+    let probes = load::workload(&seeded.addresses, 1 << 20, 9);
+    let ours = DeliveryClient::new(&server.url(), &delivery_token, Duration::from_secs(10))?;
+    let bare = DeliveryClient::new(&ceiling.url(), &delivery_token, Duration::from_secs(10))?;
+    let pool = match database.backend {
+        Backend::Postgres => Some(
+            sea_orm::sqlx::postgres::PgPoolOptions::new()
+                .max_connections(*options.concurrency.iter().max().unwrap_or(&1) as u32)
+                .connect(&database.url)
+                .await?,
+        ),
+        Backend::Sqlite => None,
+    };
+
+    let mut table = Table::default();
+    for &concurrency in &options.concurrency {
+        let unary = |client: &DeliveryClient| {
+            (0..concurrency)
+                .map(|_| workers::Unary {
+                    client: client.clone(),
+                    probes: probes.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = load::run(unary(&ours), 1, options.warmup, options.measure).await;
+        let c = load::run(unary(&bare), 1, options.warmup, options.measure).await;
+        let d = match &pool {
+            Some(pool) => {
+                let sql = (0..concurrency)
+                    .map(|_| workers::Sql {
+                        pool: pool.clone(),
+                        probes: probes.clone(),
+                    })
+                    .collect();
+                Some(load::run(sql, 1, options.warmup, options.measure).await)
+            }
+            None => None,
+        };
+        table.add("(a) CheckRecipient", concurrency, &a, Some(&c), d.as_ref());
+        table.add("(c) ceiling, unary", concurrency, &c, None, None);
+        if let Some(d) = &d {
+            table.add("(d) SQL lookup", concurrency, d, None, None);
+        }
+    }
+    for &streams in &options.streams {
+        let open = |client: DeliveryClient| {
+            let probes = probes.clone();
+            async move {
+                let mut list = Vec::with_capacity(streams);
+                for _ in 0..streams {
+                    list.push(workers::Stream::open(&client, options.batch, probes.clone()).await?);
+                }
+                anyhow::Ok(list)
+            }
+        };
+        let b = load::run(
+            open(ours.clone()).await?,
+            options.batch,
+            options.warmup,
+            options.measure,
+        )
+        .await;
+        let c = load::run(
+            open(bare.clone()).await?,
+            options.batch,
+            options.warmup,
+            options.measure,
+        )
+        .await;
+        let label = format!("(b) stream, batches of {}", options.batch);
+        table.add(&label, streams, &b, Some(&c), None);
+        table.add("(c) ceiling, stream", streams, &c, None, None);
+    }
+    table.print();
+    anyhow::ensure!(table.wrong == 0, "{} answers were wrong", table.wrong);
+
+    if database.backend == Backend::Postgres && options.lag_accounts > 0 {
+        let mut replica = ServerProcess::mailadmin(&database.url, dir, "server-b", &token_file)?;
+        replica.ready(Instant::now()).await?;
+        let accounts: Vec<(i64, String)> = seeded
+            .rows
+            .iter()
+            .step_by((seeded.rows.len() / options.lag_accounts).max(1))
+            .take(options.lag_accounts)
+            .map(|(address, user_id, _)| (*user_id, address.clone()))
+            .collect();
+        let lags = lag::measure(&server.url(), &replica.url(), &operator_token, &accounts).await?;
+        println!(
+            "cross-replica lag over {} changes (disable, enable): p50 {} p99 {} max {}",
+            lags.samples.len(),
+            ms(lags.percentile(0.5)),
+            ms(lags.percentile(0.99)),
+            ms(lags.percentile(1.0)),
+        );
+        replica.stop().await?;
+    }
+    ceiling.stop().await?;
+    server.stop().await?;
+
+    if options.memory_addresses > seeded.addresses.len() {
+        memory(database, options, &app, &token_file, baseline_rss).await?;
+    }
+    Ok(())
+}
+
+/// Seeds organizations `first..first+organizations` with `addresses`
+/// accounts between them (one primary address each), paid for 20 days.
+async fn seed(
+    app: &mailadmin_server::domain::App,
+    first: usize,
+    organizations: usize,
+    addresses: usize,
+) -> anyhow::Result<()> {
+    let per_org = addresses.div_ceil(organizations);
+    let paid_until = chrono::Utc::now() + chrono::Duration::days(20);
+    let mut seeded = 0;
+    for org in first..first + organizations {
+        let count = per_org.min(addresses - seeded);
+        if count == 0 {
+            break;
+        }
+        seed_organization(
+            app,
+            &format!("Bench {org}"),
+            &format!("o{org}-u"),
+            count,
+            paid_until,
+        )
+        .await?;
+        seeded += count;
+    }
+    Ok(())
+}
+
+async fn read_directory(url: &str) -> anyhow::Result<Seeded> {
+    let db = sea_orm::Database::connect(url).await?;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT a.address, u.id, u.primary_address FROM addresses a \
+             JOIN users u ON u.id = a.user_id WHERE a.domain = 'seed.invalid' ORDER BY u.id",
+        ))
+        .await?;
+    let mut seeded = Seeded {
+        addresses: Vec::with_capacity(rows.len()),
+        rows: Vec::with_capacity(rows.len()),
+    };
+    for row in rows {
+        let address: String = row.try_get_by_index(0)?;
+        seeded.addresses.push(address.clone());
+        seeded
+            .rows
+            .push((address, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
+    }
+    Ok(seeded)
+}
+
+/// A token of role `delivery`, as a mail server is given.
+async fn create_delivery_token(url: &str, operator_token: &str) -> anyhow::Result<String> {
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {operator_token}").parse()?;
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect()
+        .await?;
+    let mut admin =
+        AdminServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+            Ok(request)
+        });
+    let created = admin
+        .create_token(pb::CreateTokenRequest {
+            role: pb::Role::Delivery.into(),
+            description: "delivery benchmark".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    Ok(created.secret)
+}
+
+/// The server's "routing snapshot loaded" log line, shortened.
+fn snapshot_line(log: &str) -> String {
+    log.lines()
+        .find(|l| l.contains("routing snapshot loaded"))
+        .and_then(|l| l.split_once("routing snapshot loaded"))
+        .map(|(_, fields)| format!("snapshot:{}", strip_ansi(fields)))
+        .unwrap_or_else(|| "no snapshot line in the log".into())
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Grows the directory to `--memory-addresses`, starts the real server on
+/// it, and reports its start-up time and resident memory.
+async fn memory(
+    database: &BenchDatabase,
+    options: &Options,
+    app: &mailadmin_server::domain::App,
+    token_file: &std::path::Path,
+    baseline_rss: u64,
+) -> anyhow::Result<()> {
+    let more = options.memory_addresses - options.addresses;
+    let organizations = (options.organizations * more / options.addresses.max(1)).max(1);
+    let seeding = Instant::now();
+    seed(app, options.organizations, organizations, more).await?;
+    println!(
+        "seeded {more} more addresses in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let mut server =
+        ServerProcess::mailadmin(&database.url, database.dir(), "server-1m", token_file)?;
+    let startup = server.ready(started).await?;
+    let (rss, peak) = server.memory()?;
+    let token = std::fs::read_to_string(token_file)?.trim().to_string();
+    let client = DeliveryClient::new(&server.url(), &token, Duration::from_secs(10))?;
+    let last = format!(
+        "o{}-u0@{}",
+        options.organizations + organizations - 1,
+        mailadmin_server::store::SEED_DOMAIN
+    );
+    let verdict = client.check_recipient(&last).await;
+    anyhow::ensure!(
+        matches!(verdict, Verdict::Deliver { .. }),
+        "{last}: {verdict:?}"
+    );
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "{} addresses: ready in {:.2} s ({}); resident {:.0} MiB (peak {:.0} MiB, empty server {:.0} MiB) = {:.0} bytes per address",
+        options.memory_addresses,
+        startup.as_secs_f64(),
+        snapshot_line(&server.log()),
+        mib(rss),
+        mib(peak),
+        mib(baseline_rss),
+        (rss.saturating_sub(baseline_rss)) as f64 / options.memory_addresses as f64,
+    );
+    server.stop().await
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The results, as a Markdown table for the README.
+#[derive(Default)]
+struct Table {
+    rows: Vec<String>,
+    wrong: u64,
+}
+
+impl Table {
+    fn add(
+        &mut self,
+        scenario: &str,
+        concurrency: usize,
+        stats: &Stats,
+        ceiling: Option<&Stats>,
+        sql: Option<&Stats>,
+    ) {
+        let ratio = |other: Option<&Stats>| {
+            other.map(|o| stats.addresses_per_second() / o.addresses_per_second())
+        };
+        self.wrong += stats.wrong;
+        self.rows.push(format!(
+            "| {scenario} | {concurrency} | {:.0} | {:.0} | {} | {} | {} | {} |",
+            stats.calls_per_second(),
+            stats.addresses_per_second(),
+            ms(stats.p50),
+            ms(stats.p99),
+            ratio(ceiling)
+                .map(|r| format!("{:.0} %", 100.0 * r))
+                .unwrap_or_default(),
+            ratio(sql).map(|r| format!("{r:.2}×")).unwrap_or_default(),
+        ));
+    }
+
+    fn print(&self) {
+        println!(
+            "| scenario | concurrency | calls/s | addresses/s | p50 | p99 | of ceiling (c) | of SQL (d) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for row in &self.rows {
+            println!("{row}");
+        }
+    }
+}
