@@ -4,22 +4,11 @@
 //! the time from the first RPC returning to the second server answering
 //! the new verdict.
 
+use crate::load::Stats;
 use mailadmin_client::pb::admin_service_client::AdminServiceClient;
 use mailadmin_client::{DeliveryClient, Verdict, pb};
 use std::time::{Duration, Instant};
 use tonic::Request;
-
-pub struct Lags {
-    pub samples: Vec<Duration>,
-}
-
-impl Lags {
-    pub fn percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.samples.clone();
-        sorted.sort_unstable();
-        sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-    }
-}
 
 /// `accounts`: (user id, address) pairs; each is disabled and re-enabled
 /// through `writer`, and watched through `reader`.
@@ -28,7 +17,7 @@ pub async fn measure(
     reader_url: &str,
     operator_token: &str,
     accounts: &[(i64, String)],
-) -> anyhow::Result<Lags> {
+) -> anyhow::Result<Stats> {
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {operator_token}").parse()?;
     let channel = tonic::transport::Endpoint::from_shared(writer_url.to_string())?
         .tcp_nodelay(true)
@@ -58,7 +47,7 @@ pub async fn measure(
             .await?;
         samples.push(wait_for(&reader, address, |v| matches!(v, Verdict::Deliver { .. })).await?);
     }
-    Ok(Lags { samples })
+    Ok(Stats::from_samples(&samples))
 }
 
 async fn wait_for(

@@ -56,35 +56,64 @@ pub struct Outcome {
     pub wrong: u64,
 }
 
-/// What one scenario measured.
-#[derive(Debug, Clone)]
+/// What one scenario measured, over one or more rounds.
+#[derive(Debug, Clone, Default)]
 pub struct Stats {
-    pub calls: u64,
+    /// Nanoseconds per call.
+    latencies: Vec<u64>,
     pub addresses: u64,
     pub wrong: u64,
     pub elapsed: Duration,
-    pub p50: Duration,
-    pub p99: Duration,
 }
 
 impl Stats {
     pub fn calls_per_second(&self) -> f64 {
-        self.calls as f64 / self.elapsed.as_secs_f64()
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 
     pub fn addresses_per_second(&self) -> f64 {
         self.addresses as f64 / self.elapsed.as_secs_f64()
     }
+
+    pub fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        match sorted.len() {
+            0 => Duration::ZERO,
+            n => Duration::from_nanos(sorted[((n as f64 * p) as usize).min(n - 1)]),
+        }
+    }
+
+    /// Timings measured elsewhere (one call each), for their percentiles.
+    pub fn from_samples(samples: &[Duration]) -> Stats {
+        Stats {
+            latencies: samples.iter().map(|d| d.as_nanos() as u64).collect(),
+            ..Stats::default()
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.latencies.len()
+    }
+
+    /// Adds another round of the same scenario.
+    pub fn merge(&mut self, round: Stats) {
+        self.latencies.extend(round.latencies);
+        self.addresses += round.addresses;
+        self.wrong += round.wrong;
+        self.elapsed += round.elapsed;
+    }
 }
 
 /// Runs `workers` concurrently: `warmup` untimed, then `measure` timed.
-/// Each call takes the next `step` probes.
+/// Each call takes the next `step` probes. The workers come back for the
+/// next round.
 pub async fn run<W: Worker>(
     workers: Vec<W>,
     step: usize,
     warmup: Duration,
     measure: Duration,
-) -> Stats {
+) -> (Vec<W>, Stats) {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let timed_from = start + warmup;
@@ -110,32 +139,21 @@ pub async fn run<W: Worker>(
                     }
                     total.wrong += outcome.wrong;
                 }
-                (latencies, total)
+                (worker, latencies, total)
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut total = Outcome::default();
-    for task in tasks {
-        let (mine, outcome) = task.await.expect("a load worker panicked");
-        latencies.extend(mine);
-        total.checked += outcome.checked;
-        total.wrong += outcome.wrong;
-    }
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        if latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let index = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
-        Duration::from_nanos(latencies[index])
-    };
-    Stats {
-        calls: latencies.len() as u64,
-        addresses: total.checked,
-        wrong: total.wrong,
+    let mut workers = Vec::with_capacity(tasks.len());
+    let mut stats = Stats {
         elapsed: measure,
-        p50: percentile(0.50),
-        p99: percentile(0.99),
+        ..Stats::default()
+    };
+    for task in tasks {
+        let (worker, latencies, outcome) = task.await.expect("a load worker panicked");
+        workers.push(worker);
+        stats.latencies.extend(latencies);
+        stats.addresses += outcome.checked;
+        stats.wrong += outcome.wrong;
     }
+    (workers, stats)
 }

@@ -6,8 +6,9 @@
 //! cargo bench --bench delivery -- --addresses 20000 --seconds 2 --memory-addresses 0
 //! ```
 //!
-//! One run, side by side, with 100,000 seeded addresses and 9 probes in 10
-//! naming one of them:
+//! One run, side by side (each contender measured for `--seconds` in
+//! `--rounds` alternating rounds), with 100,000 seeded addresses and 9
+//! probes in 10 naming one of them:
 //! (a) `CheckRecipient` on the real server binary at 1, 16 and 64
 //!     concurrent requests; (b) `StreamCheckRecipients`, batches of 100, on
 //!     1 and 16 streams; (c) the same load against a bare tonic server that
@@ -40,6 +41,7 @@ use mailadmin_server::Settings;
 use process::ServerProcess;
 use sea_orm::{ConnectionTrait, Statement};
 use std::time::{Duration, Instant};
+use workers::Client;
 
 struct Options {
     addresses: usize,
@@ -49,6 +51,7 @@ struct Options {
     concurrency: Vec<usize>,
     streams: Vec<usize>,
     batch: usize,
+    rounds: usize,
     memory_addresses: usize,
     lag_accounts: usize,
     backend: Option<Backend>,
@@ -63,6 +66,7 @@ fn options() -> Options {
         concurrency: vec![1, 16, 64],
         streams: vec![1, 16],
         batch: 100,
+        rounds: 5,
         memory_addresses: 1_000_000,
         lag_accounts: 50,
         backend: None,
@@ -85,6 +89,7 @@ fn options() -> Options {
             "--concurrency" => options.concurrency = list(value()),
             "--streams" => options.streams = list(value()),
             "--batch" => options.batch = value().parse().expect("--batch N"),
+            "--rounds" => options.rounds = value().parse::<usize>().expect("--rounds N").max(1),
             "--memory-addresses" => {
                 options.memory_addresses = value().parse().expect("--memory-addresses N")
             }
@@ -130,11 +135,11 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
     let dir = database.dir();
     let token_file = dir.join("operator.token");
     println!(
-        "delivery benchmark on {}: {} addresses, 9 in 10 probes hit, {:?} per scenario after {:?} warm-up",
+        "delivery benchmark on {}: {} addresses, 9 in 10 probes hit, {:?} per scenario in {} alternating rounds",
         database.backend.name(),
         options.addresses,
         options.measure,
-        options.warmup
+        options.rounds
     );
 
     // An empty server first: its memory is the baseline for bytes/address.
@@ -185,60 +190,49 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
     for &concurrency in &options.concurrency {
         let unary = |client: &DeliveryClient| {
             (0..concurrency)
-                .map(|_| workers::Unary {
-                    client: client.clone(),
-                    probes: probes.clone(),
+                .map(|_| {
+                    Client::Unary(workers::Unary {
+                        client: client.clone(),
+                        probes: probes.clone(),
+                    })
                 })
                 .collect::<Vec<_>>()
         };
-        let a = load::run(unary(&ours), 1, options.warmup, options.measure).await;
-        let c = load::run(unary(&bare), 1, options.warmup, options.measure).await;
-        let d = match &pool {
-            Some(pool) => {
-                let sql = (0..concurrency)
-                    .map(|_| workers::Sql {
-                        pool: pool.clone(),
-                        probes: probes.clone(),
+        let mut contenders = vec![unary(&ours), unary(&bare)];
+        if let Some(pool) = &pool {
+            contenders.push(
+                (0..concurrency)
+                    .map(|_| {
+                        Client::Sql(workers::Sql {
+                            pool: pool.clone(),
+                            probes: probes.clone(),
+                        })
                     })
-                    .collect();
-                Some(load::run(sql, 1, options.warmup, options.measure).await)
-            }
-            None => None,
-        };
-        table.add("(a) CheckRecipient", concurrency, &a, Some(&c), d.as_ref());
-        table.add("(c) ceiling, unary", concurrency, &c, None, None);
-        if let Some(d) = &d {
+                    .collect(),
+            );
+        }
+        let results = rounds(contenders, 1, options).await;
+        let (a, c, d) = (&results[0], &results[1], results.get(2));
+        table.add("(a) CheckRecipient", concurrency, a, Some(c), d);
+        table.add("(c) ceiling, unary", concurrency, c, None, None);
+        if let Some(d) = d {
             table.add("(d) SQL lookup", concurrency, d, None, None);
         }
     }
     for &streams in &options.streams {
-        let open = |client: DeliveryClient| {
-            let probes = probes.clone();
-            async move {
-                let mut list = Vec::with_capacity(streams);
-                for _ in 0..streams {
-                    list.push(workers::Stream::open(&client, options.batch, probes.clone()).await?);
-                }
-                anyhow::Ok(list)
+        let mut contenders = Vec::new();
+        for client in [&ours, &bare] {
+            let mut list = Vec::with_capacity(streams);
+            for _ in 0..streams {
+                let stream = workers::Stream::open(client, options.batch, probes.clone()).await?;
+                list.push(Client::Stream(stream));
             }
-        };
-        let b = load::run(
-            open(ours.clone()).await?,
-            options.batch,
-            options.warmup,
-            options.measure,
-        )
-        .await;
-        let c = load::run(
-            open(bare.clone()).await?,
-            options.batch,
-            options.warmup,
-            options.measure,
-        )
-        .await;
+            contenders.push(list);
+        }
+        let results = rounds(contenders, options.batch, options).await;
         let label = format!("(b) stream, batches of {}", options.batch);
-        table.add(&label, streams, &b, Some(&c), None);
-        table.add("(c) ceiling, stream", streams, &c, None, None);
+        table.add(&label, streams, &results[0], Some(&results[1]), None);
+        table.add("(c) ceiling, stream", streams, &results[1], None, None);
     }
     table.print();
     anyhow::ensure!(table.wrong == 0, "{} answers were wrong", table.wrong);
@@ -256,7 +250,7 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
         let lags = lag::measure(&server.url(), &replica.url(), &operator_token, &accounts).await?;
         println!(
             "cross-replica lag over {} changes (disable, enable): p50 {} p99 {} max {}",
-            lags.samples.len(),
+            lags.count(),
             ms(lags.percentile(0.5)),
             ms(lags.percentile(0.99)),
             ms(lags.percentile(1.0)),
@@ -270,6 +264,27 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
         memory(database, options, &app, &token_file, baseline_rss).await?;
     }
     Ok(())
+}
+
+/// Measures each contender for `--seconds` in all, in `--rounds`
+/// alternating rounds: the machine is shared, and background load that
+/// comes and goes then falls on every contender alike.
+async fn rounds(mut contenders: Vec<Vec<Client>>, step: usize, options: &Options) -> Vec<Stats> {
+    let mut results = vec![Stats::default(); contenders.len()];
+    let per_round = options.measure / options.rounds as u32;
+    for round in 0..options.rounds {
+        let warmup = if round == 0 {
+            options.warmup
+        } else {
+            Duration::from_millis(200)
+        };
+        for (workers, total) in contenders.iter_mut().zip(&mut results) {
+            let (back, stats) = load::run(std::mem::take(workers), step, warmup, per_round).await;
+            *workers = back;
+            total.merge(stats);
+        }
+    }
+    results
 }
 
 /// Seeds organizations `first..first+organizations` with `addresses`
@@ -450,8 +465,8 @@ impl Table {
             "| {scenario} | {concurrency} | {:.0} | {:.0} | {} | {} | {} | {} |",
             stats.calls_per_second(),
             stats.addresses_per_second(),
-            ms(stats.p50),
-            ms(stats.p99),
+            ms(stats.percentile(0.5)),
+            ms(stats.percentile(0.99)),
             ratio(ceiling)
                 .map(|r| format!("{:.0} %", 100.0 * r))
                 .unwrap_or_default(),

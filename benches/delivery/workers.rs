@@ -111,3 +111,20 @@ impl Worker for Sql {
         }
     }
 }
+
+/// Any of the above, so that contenders can take turns.
+pub enum Client {
+    Unary(Unary),
+    Stream(Stream),
+    Sql(Sql),
+}
+
+impl Worker for Client {
+    async fn call(&mut self, at: usize) -> Outcome {
+        match self {
+            Client::Unary(worker) => worker.call(at).await,
+            Client::Stream(worker) => worker.call(at).await,
+            Client::Sql(worker) => worker.call(at).await,
+        }
+    }
+}
