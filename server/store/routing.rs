@@ -13,8 +13,8 @@ use crate::routing::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
-use tokio_stream::StreamExt;
 use std::time::Duration;
+use tokio_stream::StreamExt;
 
 /// The PostgreSQL channel routing changes are announced on.
 pub const CHANNEL: &str = "mailadmin_routing";
