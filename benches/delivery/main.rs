@@ -321,8 +321,11 @@ async fn read_directory(url: &str) -> anyhow::Result<Seeded> {
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT a.address, u.id, u.primary_address FROM addresses a \
-             JOIN users u ON u.id = a.user_id WHERE a.domain = 'seed.invalid' ORDER BY u.id",
+            format!(
+                "SELECT a.address, u.id, u.primary_address FROM addresses a \
+                 JOIN users u ON u.id = a.user_id WHERE a.domain = '{}' ORDER BY u.id",
+                mailadmin_server::store::SEED_DOMAIN
+            ),
         ))
         .await?;
     let mut seeded = Seeded {
