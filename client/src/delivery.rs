@@ -49,22 +49,43 @@ pub enum Verdict {
     },
 }
 
+/// The reply for [`Verdict::TempFail`], which the control plane never sends.
+const TEMP_FAIL_REPLY: (u16, &str, &str) = (
+    451,
+    "4.4.3",
+    "directory server unavailable, try again later",
+);
+
+impl pb::Verdict {
+    /// The SMTP reply code, enhanced status code and text that go with this
+    /// verdict. The server fills every `RecipientVerdict` from this table
+    /// (adding the reason to `REJECT_INVALID`'s text), and
+    /// [`Verdict::smtp_reply`] reads the same one, so a mail server answers
+    /// alike whichever it uses. `UNSPECIFIED` gets the temporary failure.
+    pub fn smtp_reply(self) -> (u16, &'static str, &'static str) {
+        match self {
+            pb::Verdict::Deliver => (250, "2.1.5", "recipient ok"),
+            pb::Verdict::RejectUnknown => (550, "5.1.1", "mailbox unavailable: no such user here"),
+            pb::Verdict::RejectDisabled => {
+                (550, "5.2.1", "mailbox disabled, not accepting messages")
+            }
+            pb::Verdict::NotLocal => (550, "5.7.1", "relaying denied: not a domain served here"),
+            pb::Verdict::RejectInvalid => (501, "5.1.3", "bad recipient address syntax"),
+            pb::Verdict::Unspecified => TEMP_FAIL_REPLY,
+        }
+    }
+}
+
 impl Verdict {
     /// The SMTP reply code, enhanced status code and text to give.
     pub fn smtp_reply(&self) -> (u16, &'static str, &'static str) {
         match self {
-            Verdict::Deliver { .. } => (250, "2.1.5", "recipient ok"),
-            Verdict::RejectUnknown => (550, "5.1.1", "mailbox unavailable: no such user here"),
-            Verdict::RejectDisabled { .. } => {
-                (550, "5.2.1", "mailbox disabled, not accepting messages")
-            }
-            Verdict::NotLocal => (550, "5.7.1", "relaying denied"),
-            Verdict::RejectInvalid { .. } => (501, "5.1.3", "bad recipient address syntax"),
-            Verdict::TempFail { .. } => (
-                451,
-                "4.4.3",
-                "directory server unavailable, try again later",
-            ),
+            Verdict::Deliver { .. } => pb::Verdict::Deliver.smtp_reply(),
+            Verdict::RejectUnknown => pb::Verdict::RejectUnknown.smtp_reply(),
+            Verdict::RejectDisabled { .. } => pb::Verdict::RejectDisabled.smtp_reply(),
+            Verdict::NotLocal => pb::Verdict::NotLocal.smtp_reply(),
+            Verdict::RejectInvalid { .. } => pb::Verdict::RejectInvalid.smtp_reply(),
+            Verdict::TempFail { .. } => TEMP_FAIL_REPLY,
         }
     }
 

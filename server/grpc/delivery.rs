@@ -23,66 +23,36 @@ impl DeliveryApi {
 
 type Reply<T> = Result<Response<T>, Status>;
 
-/// A route as the MTA needs it: verdict, account, and the SMTP reply.
+/// A route as the MTA needs it: verdict, account, and the SMTP reply
+/// (from the table in `mailadmin_client`, which the client reads too).
 fn verdict(address: String, checked: Checked) -> pb::RecipientVerdict {
-    let (verdict, user_id, primary_address, code, status, text) = match checked {
+    let (verdict, user_id, primary_address, reason) = match checked {
         Ok(Route::Deliver {
             user_id,
             primary_address,
             ..
-        }) => (
-            pb::Verdict::Deliver,
-            user_id,
-            primary_address,
-            250,
-            "2.1.5",
-            "recipient ok".to_string(),
-        ),
+        }) => (pb::Verdict::Deliver, user_id, primary_address, None),
         Ok(Route::Disabled {
             user_id,
             primary_address,
             ..
-        }) => (
-            pb::Verdict::RejectDisabled,
-            user_id,
-            primary_address,
-            550,
-            "5.2.1",
-            "mailbox disabled, not accepting messages".to_string(),
-        ),
-        Ok(Route::Unknown) => (
-            pb::Verdict::RejectUnknown,
-            0,
-            String::new(),
-            550,
-            "5.1.1",
-            "mailbox unavailable: no such user here".to_string(),
-        ),
-        Ok(Route::NotLocal) => (
-            pb::Verdict::NotLocal,
-            0,
-            String::new(),
-            550,
-            "5.7.1",
-            "relaying denied: not a domain served here".to_string(),
-        ),
-        Err(reason) => (
-            pb::Verdict::RejectInvalid,
-            0,
-            String::new(),
-            501,
-            "5.1.3",
-            format!("bad recipient address syntax: {reason}"),
-        ),
+        }) => (pb::Verdict::RejectDisabled, user_id, primary_address, None),
+        Ok(Route::Unknown) => (pb::Verdict::RejectUnknown, 0, String::new(), None),
+        Ok(Route::NotLocal) => (pb::Verdict::NotLocal, 0, String::new(), None),
+        Err(reason) => (pb::Verdict::RejectInvalid, 0, String::new(), Some(reason)),
     };
+    let (code, status, text) = verdict.smtp_reply();
     pb::RecipientVerdict {
         address,
         verdict: verdict.into(),
         user_id,
         primary_address,
-        smtp_code: code,
+        smtp_code: code.into(),
         enhanced_status: status.to_string(),
-        reply_text: text,
+        reply_text: match reason {
+            Some(reason) => format!("{text}: {reason}"),
+            None => text.to_string(),
+        },
     }
 }
 
