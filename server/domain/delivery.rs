@@ -6,7 +6,7 @@ use super::accounts::normalize_login;
 use super::address::EmailAddress;
 use super::model::AccountState;
 use super::routing::{self, Route};
-use super::{App, DomainError, DomainResult, secrets};
+use super::{App, DomainError, DomainResult};
 use std::net::IpAddr;
 
 /// At most this many recipients per batch.
@@ -55,45 +55,20 @@ impl App {
     /// May `login` sign in with `password`? Unknown logins, wrong passwords
     /// and disabled accounts all answer `None` after verifying one Argon2
     /// hash; repeated failures per login and per client address are
-    /// throttled before any password is checked.
+    /// throttled before any password is checked (`signin`).
     pub async fn authenticate(
         &self,
         login: &str,
         password: String,
         client_ip: IpAddr,
     ) -> DomainResult<Option<Authenticated>> {
-        let login = normalize_login(login)?;
-        if password.is_empty() {
-            return Err(DomainError::invalid("password", "is empty"));
-        }
-        let now = super::clock::to_millis(self.now());
-        let keys = [format!("login:{login}"), format!("ip:{client_ip}")];
-        for (key, throttle) in keys
-            .iter()
-            .zip([&self.login_throttle, &self.address_throttle])
-        {
-            if let Err(retry_after_seconds) = throttle.check(key, now) {
-                return Err(DomainError::Throttled {
-                    retry_after_seconds,
-                });
-            }
-        }
-        let row = self.store().read().await?.find_login(&login).await?;
-        let matches =
-            secrets::verify_password(password, row.as_ref().map(|r| r.password_hash.clone())).await;
-        match row {
-            Some(row) if matches && row.user.state == AccountState::Enabled => {
-                Ok(Some(Authenticated {
-                    user_id: row.user.id,
-                    primary_address: row.user.primary_address,
-                }))
-            }
-            _ => {
-                self.login_throttle.record_failure(&keys[0], now);
-                self.address_throttle.record_failure(&keys[1], now);
-                Ok(None)
-            }
-        }
+        Ok(self
+            .check_password(login, password, Some(client_ip))
+            .await?
+            .map(|row| Authenticated {
+                user_id: row.user.id,
+                primary_address: row.user.primary_address,
+            }))
     }
 
     /// The addresses an enabled account may send as: its primary address

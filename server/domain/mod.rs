@@ -21,6 +21,7 @@ pub mod principal;
 pub mod renewals;
 pub mod routing;
 pub mod secrets;
+mod signin;
 pub mod subscriptions;
 pub mod throttle;
 pub mod tokens;
@@ -43,7 +44,8 @@ pub struct App {
     clock: Arc<dyn Clock>,
     settings: Arc<Settings>,
     dns: DnsResolver,
-    /// Failed Authenticate calls per login, and per client address.
+    /// Failed sign-ins (Login and Authenticate) per login; failed
+    /// Authenticate calls per client address (`signin`).
     login_throttle: Arc<throttle::Throttle>,
     address_throttle: Arc<throttle::Throttle>,
 }

@@ -2,7 +2,6 @@
 //! Login makes expiring session tokens; the first start makes an operator
 //! token so the platform can be bootstrapped.
 
-use super::accounts::normalize_login;
 use super::model::{AccountState, NewToken, Paged, Session, TokenInfo};
 use super::organizations::audit;
 use super::validate::{self, Page};
@@ -255,22 +254,14 @@ impl App {
 
     /// Exchanges a login and password for a session token. Unknown logins,
     /// wrong passwords and disabled accounts get the same answer after the
-    /// same work (a dummy hash is verified for unknown logins).
+    /// same work (a dummy hash is verified for unknown logins); a login that
+    /// failed too often is throttled (`signin`).
     pub async fn login(&self, login: String, password: String) -> DomainResult<Session> {
-        let login = normalize_login(&login)?;
-        if password.is_empty() {
-            return Err(DomainError::invalid("password", "is empty"));
-        }
-        let row = self.store().read().await?.find_login(&login).await?;
-        let hash = row.as_ref().map(|r| r.password_hash.clone());
-        let matches = secrets::verify_password(password, hash).await;
-        let refused = || DomainError::Unauthenticated("invalid login or password".into());
-        let Some(row) = row else {
-            return Err(refused());
+        let Some(row) = self.check_password(&login, password, None).await? else {
+            return Err(DomainError::Unauthenticated(
+                "invalid login or password".into(),
+            ));
         };
-        if !matches || row.user.state != AccountState::Enabled {
-            return Err(refused());
-        }
         let user = row.user;
         let role = if user.is_master {
             Role::OrgAdmin

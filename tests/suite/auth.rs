@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 use mailadmin_client::pb;
 use std::future::Future;
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
@@ -792,6 +793,73 @@ async fn login_failures_look_the_same(s: &TestServer) {
     ok(s.login("alice", &password_for("alice")).await);
 }
 
+/// Login is throttled per account like Authenticate, on the same counter:
+/// 10 wrong passwords (here 6 through Login by username and 4 through the
+/// mail server's Authenticate by primary address) and the next Login is
+/// RESOURCE_EXHAUSTED with a retry delay even with the right password; the
+/// mail server's Authenticate for that account is throttled too. Other logins are
+/// not, and Login has no per-address limit (its caller is often one web
+/// console for many people). After the 15-minute window it works again.
+async fn login_is_throttled_per_account_with_authenticate(s: &TestServer) {
+    let org = s.create_org("Acme", Plan::Entry).await;
+    s.create_user(&org.admin, org.id, "alice", Plan::Free).await;
+    s.create_user(&org.admin, org.id, "bob", Plan::Free).await;
+    let mut mail_server = s.delivery_pb_client(Some(&s.operator_token));
+    let authenticate = |password: String| pb::AuthenticateRequest {
+        login: "alice@mailadmin.example".into(),
+        password,
+        client_ip: "192.0.2.1".into(),
+    };
+
+    for i in 0..6 {
+        assert_code(
+            s.login("alice", &format!("wrong password {i}")).await,
+            Code::Unauthenticated,
+        );
+    }
+    for i in 6..10 {
+        let answer = ok(mail_server
+            .authenticate(authenticate(format!("wrong password {i}")))
+            .await);
+        assert!(!answer.allowed, "wrong password #{}: {answer:?}", i + 1);
+    }
+    let throttled = assert_code(
+        s.login("ALICE", &password_for("alice")).await,
+        Code::ResourceExhausted,
+    );
+    let retry = throttled
+        .get_details_retry_info()
+        .and_then(|r| r.retry_delay)
+        .unwrap_or_else(|| panic!("RESOURCE_EXHAUSTED without RetryInfo: {throttled:?}"));
+    assert!(
+        !retry.is_zero() && retry <= std::time::Duration::from_secs(15 * 60),
+        "{retry:?}"
+    );
+    assert_code(
+        mail_server
+            .authenticate(authenticate(password_for("alice")))
+            .await,
+        Code::ResourceExhausted,
+    );
+
+    // Another login through the same (only) client address still works,
+    // even after more failures than Authenticate allows per address (50).
+    for i in 0..51 {
+        assert_code(
+            s.login(&format!("nobody{i}"), "wrong password").await,
+            Code::Unauthenticated,
+        );
+    }
+    ok(s.login("bob", &password_for("bob")).await);
+
+    s.advance(chrono::Duration::minutes(16));
+    ok(s.login("alice", &password_for("alice")).await);
+    let answer = ok(mail_server
+        .authenticate(authenticate(password_for("alice")))
+        .await);
+    assert!(answer.allowed, "16 minutes later: {answer:?}");
+}
+
 /// Item 11: API tokens: the secret is shown once and works; ListTokens never
 /// shows it; RevokeToken stops it; USER tokens need an account of the
 /// organization; TTL is honored.
@@ -1083,6 +1151,7 @@ backend_tests!(
     public_rpcs_need_no_token,
     login_roles_and_session_expiry,
     login_failures_look_the_same,
+    login_is_throttled_per_account_with_authenticate,
     api_tokens,
     checks_come_in_order,
 );

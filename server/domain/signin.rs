@@ -1,0 +1,69 @@
+//! The one password check behind `Login` (people and tools) and
+//! `Authenticate` (mail servers, for IMAP/SMTP logins).
+//!
+//! Both count failures against the same per-account throttle: ten wrong
+//! passwords for an account are ten, whichever door they came through and
+//! whichever name (username or primary address) they used.
+//! `Authenticate` also counts per client address (the mail server tells us
+//! the end user's address); `Login` does not, because its caller is often a
+//! web console or tool that speaks for many people from one address, and a
+//! per-address limit there would lock all of them out together.
+//! Throttled attempts are refused before any password is checked: no
+//! Argon2 work for an attacker to spend, no oracle.
+
+use super::accounts::normalize_login;
+use super::model::AccountState;
+use super::{App, DomainError, DomainResult, secrets};
+use crate::store::UserRow;
+use std::net::IpAddr;
+
+impl App {
+    /// The account `login` (username or primary address) names, if
+    /// `password` is its password and it is enabled; `None` for a wrong
+    /// password, an unknown login or a disabled account alike, after the
+    /// same work (one Argon2 verification, against a dummy hash for unknown
+    /// logins). `Throttled`, before any password is checked, once the
+    /// account (or a login no account has), or `client_ip` when given, has
+    /// failed too often.
+    pub(super) async fn check_password(
+        &self,
+        login: &str,
+        password: String,
+        client_ip: Option<IpAddr>,
+    ) -> DomainResult<Option<UserRow>> {
+        let login = normalize_login(login)?;
+        if password.is_empty() {
+            return Err(DomainError::invalid("password", "is empty"));
+        }
+        let row = self.store().read().await?.find_login(&login).await?;
+        let now = super::clock::to_millis(self.now());
+        // An account is counted once however it is named (username or
+        // primary address, any case); a login no account has, by its normalized form.
+        let login_key = match &row {
+            Some(row) => format!("account:{}", row.user.id),
+            None => format!("login:{login}"),
+        };
+        let address_key = client_ip.map(|ip| format!("ip:{ip}"));
+        self.login_throttle
+            .check(&login_key, now)
+            .and_then(|()| match &address_key {
+                Some(key) => self.address_throttle.check(key, now),
+                None => Ok(()),
+            })
+            .map_err(|retry_after_seconds| DomainError::Throttled {
+                retry_after_seconds,
+            })?;
+        let matches =
+            secrets::verify_password(password, row.as_ref().map(|r| r.password_hash.clone())).await;
+        match row {
+            Some(row) if matches && row.user.state == AccountState::Enabled => Ok(Some(row)),
+            _ => {
+                self.login_throttle.record_failure(&login_key, now);
+                if let Some(key) = &address_key {
+                    self.address_throttle.record_failure(key, now);
+                }
+                Ok(None)
+            }
+        }
+    }
+}
