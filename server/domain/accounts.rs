@@ -266,7 +266,10 @@ impl App {
             &user.username,
             Some(&stored_address(&user)?),
         )?;
-        if !secrets::verify_password(old_password, Some(stored)).await {
+        if !self
+            .check_current_password(user_id, stored, old_password)
+            .await?
+        {
             return Err(DomainError::invalid(
                 "old_password",
                 "is not the current password",

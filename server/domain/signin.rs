@@ -1,7 +1,8 @@
 //! The one password check behind `Login` (people and tools) and
-//! `Authenticate` (mail servers, for IMAP/SMTP logins).
+//! `Authenticate` (mail servers, for IMAP/SMTP logins), and
+//! `ChangeOwnPassword`'s check of the current password.
 //!
-//! Both count failures against the same per-account throttle: ten wrong
+//! All three count failures against the same per-account throttle: ten wrong
 //! passwords for an account are ten, whichever door they came through and
 //! whichever name (username or primary address) they used.
 //! `Authenticate` also counts per client address (the mail server tells us
@@ -44,26 +45,59 @@ impl App {
             None => format!("login:{login}"),
         };
         let address_key = client_ip.map(|ip| format!("ip:{ip}"));
-        self.login_throttle
-            .check(&login_key, now)
-            .and_then(|()| match &address_key {
-                Some(key) => self.address_throttle.check(key, now),
-                None => Ok(()),
-            })
-            .map_err(|retry_after_seconds| DomainError::Throttled {
-                retry_after_seconds,
-            })?;
+        self.refuse_if_throttled(&login_key, address_key.as_deref(), now)?;
         let matches =
             secrets::verify_password(password, row.as_ref().map(|r| r.password_hash.clone())).await;
         match row {
             Some(row) if matches && row.user.state == AccountState::Enabled => Ok(Some(row)),
             _ => {
-                self.login_throttle.record_failure(&login_key, now);
-                if let Some(key) = &address_key {
-                    self.address_throttle.record_failure(key, now);
-                }
+                self.count_failure(&login_key, address_key.as_deref(), now);
                 Ok(None)
             }
+        }
+    }
+
+    /// ChangeOwnPassword's check of the current password: whether
+    /// `password` matches `stored`, on the same per-account counter as
+    /// Login and Authenticate, so a stolen session cannot be used to guess
+    /// the password behind it.
+    pub(super) async fn check_current_password(
+        &self,
+        user_id: i64,
+        stored: String,
+        password: String,
+    ) -> DomainResult<bool> {
+        let now = super::clock::to_millis(self.now());
+        let key = format!("account:{user_id}");
+        self.refuse_if_throttled(&key, None, now)?;
+        let matches = secrets::verify_password(password, Some(stored)).await;
+        if !matches {
+            self.count_failure(&key, None, now);
+        }
+        Ok(matches)
+    }
+
+    fn refuse_if_throttled(
+        &self,
+        account_key: &str,
+        address_key: Option<&str>,
+        now: i64,
+    ) -> DomainResult<()> {
+        self.login_throttle
+            .check(account_key, now)
+            .and_then(|()| match address_key {
+                Some(key) => self.address_throttle.check(key, now),
+                None => Ok(()),
+            })
+            .map_err(|retry_after_seconds| DomainError::Throttled {
+                retry_after_seconds,
+            })
+    }
+
+    fn count_failure(&self, account_key: &str, address_key: Option<&str>, now: i64) {
+        self.login_throttle.record_failure(account_key, now);
+        if let Some(key) = address_key {
+            self.address_throttle.record_failure(key, now);
         }
     }
 }

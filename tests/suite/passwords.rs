@@ -284,9 +284,51 @@ async fn reset_token_expires_after_an_hour(s: &TestServer) {
     ok(s.login("alice", "just in time password").await);
 }
 
+/// A stolen session cannot be used to guess the password behind it:
+/// ChangeOwnPassword's wrong old passwords count on the account's sign-in
+/// throttle, so after 10 the next try is RESOURCE_EXHAUSTED even with the
+/// right old password (nothing changes), and Login is throttled too. Once
+/// the 15-minute window is over the right old password works.
+async fn change_own_password_is_throttled_with_login(s: &TestServer) {
+    let org = s.create_org("Acme", Plan::Pro).await;
+    s.create_user(&org.admin, org.id, "alice", Plan::Free).await;
+    let mut as_alice = s.with_token(&s.login_token("alice").await);
+    let change = |old_password: String| pb::ChangeOwnPasswordRequest {
+        old_password,
+        new_password: "my brand new password".into(),
+    };
+
+    for i in 0..10 {
+        assert_code(
+            as_alice
+                .change_own_password(change(format!("not my password {i}")))
+                .await,
+            Code::InvalidArgument,
+        );
+    }
+    assert_code(
+        as_alice
+            .change_own_password(change(password_for("alice")))
+            .await,
+        Code::ResourceExhausted,
+    );
+    assert_code(
+        s.login("alice", &password_for("alice")).await,
+        Code::ResourceExhausted,
+    );
+
+    s.advance(chrono::Duration::minutes(16));
+    ok(s.login("alice", &password_for("alice")).await);
+    ok(as_alice
+        .change_own_password(change(password_for("alice")))
+        .await);
+    ok(s.login("alice", "my brand new password").await);
+}
+
 backend_tests!(
     set_password_revokes_sessions,
     change_own_password,
+    change_own_password_is_throttled_with_login,
     password_reset_flow,
     reset_token_expires_after_an_hour,
 );
