@@ -156,8 +156,10 @@ impl App {
                     }
                 }
             }
-            let account = tx.find_user(user_id.unwrap_or_default()).await?;
-            if account.is_none_or(|a| a.state != AccountState::Enabled) {
+            // Locked: a disable committed meanwhile revoked the account's
+            // tokens, so this one must wait for it and see it.
+            let account = tx.lock_login(user_id.unwrap_or_default()).await?;
+            if account.is_none_or(|a| a.user.state != AccountState::Enabled) {
                 return Err(DomainError::precondition("the account is not enabled"));
             }
         }
@@ -257,12 +259,11 @@ impl App {
     /// same work (a dummy hash is verified for unknown logins); a login that
     /// failed too often is throttled (`signin`).
     pub async fn login(&self, login: String, password: String) -> DomainResult<Session> {
-        let Some(row) = self.check_password(&login, password, None).await? else {
-            return Err(DomainError::Unauthenticated(
-                "invalid login or password".into(),
-            ));
+        let refused = || DomainError::Unauthenticated("invalid login or password".into());
+        let Some(checked) = self.check_password(&login, password, None).await? else {
+            return Err(refused());
         };
-        let user = row.user;
+        let user = &checked.user;
         let role = if user.is_master {
             Role::OrgAdmin
         } else {
@@ -274,6 +275,16 @@ impl App {
                 .map_err(DomainError::internal)?;
         let secret = secrets::new_secret("mat_");
         let tx = self.store().write().await?;
+        // The password was checked outside this transaction (Argon2 takes
+        // a while): a password change, disable or delete committed since
+        // revoked every token, so this one must not be issued after it.
+        let unchanged = tx.lock_login(user.id).await?.is_some_and(|current| {
+            current.password_hash == checked.password_hash
+                && current.user.state == AccountState::Enabled
+        });
+        if !unchanged {
+            return Err(refused());
+        }
         let token = tx
             .insert_token(
                 TokenRow {

@@ -100,13 +100,24 @@ impl Snapshot {
             .retain(|_, t| t.principal.user_id != Some(user_id));
     }
 
-    /// The principal of an active token, by its hex digest.
+    /// The principal of an active token, by its hex digest. A token that
+    /// speaks for an account works only while the account is enabled (its
+    /// tokens are revoked when it is disabled; this also holds if one was
+    /// issued in a race with that).
     pub fn principal(&self, digest_hex: &str, now_millis: i64) -> Option<Principal> {
         let entry = self.tokens.get(&digest_bytes(digest_hex)?)?;
-        match entry.expires_at {
-            Some(at) if at <= now_millis => None,
-            _ => Some(entry.principal.clone()),
+        if entry.expires_at.is_some_and(|at| at <= now_millis) {
+            return None;
         }
+        if let Some(user_id) = entry.principal.user_id
+            && !self
+                .accounts
+                .get(&user_id)
+                .is_some_and(|account| account.state == AccountState::Enabled)
+        {
+            return None;
+        }
+        Some(entry.principal.clone())
     }
 
     pub fn provider_domains(&self) -> Vec<String> {
@@ -240,7 +251,11 @@ impl RoutingTable {
     }
 
     pub fn replace(&self, snapshot: Snapshot) {
-        self.patch(|current| *current = snapshot);
+        let mut old = snapshot;
+        self.patch(|current| std::mem::swap(current, &mut old));
+        // Freed after the write lock is released: a million entries take
+        // a while to drop, and recipient checks must not wait for it.
+        drop(old);
     }
 }
 
@@ -317,6 +332,18 @@ mod tests {
                 expires_at: Some(1_000),
             }),
         );
+        assert_eq!(s.principal(&digest, 999), None, "no such account");
+        let account = |state| {
+            Some(AccountEntry {
+                state,
+                primary_address: "a@mailadmin.example".into(),
+            })
+        };
+        s.set_account(5, account(AccountState::Enabled));
+        assert_eq!(s.principal(&digest, 999), Some(principal.clone()));
+        s.set_account(5, account(AccountState::Disabled));
+        assert_eq!(s.principal(&digest, 999), None, "a disabled account");
+        s.set_account(5, account(AccountState::Enabled));
         assert_eq!(s.principal(&digest, 999), Some(principal));
         assert_eq!(s.principal(&digest, 1_000), None);
         s.remove_account_tokens(5);

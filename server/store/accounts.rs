@@ -306,6 +306,26 @@ impl Tx {
         }
     }
 
+    /// An account with its password hash, its row locked until the
+    /// transaction ends (PostgreSQL `FOR UPDATE`; SQLite's writer lock
+    /// already serializes): what Login re-checks before it issues a token,
+    /// so a password change or a disable committed meanwhile wins.
+    pub async fn lock_login(&self, user_id: i64) -> DomainResult<Option<UserRow>> {
+        let row = users::Entity::find_by_id(user_id)
+            .lock_exclusive()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        row.map(|row| {
+            let password_hash = row.password_hash.clone();
+            Ok(UserRow {
+                user: user_from(row)?,
+                password_hash,
+            })
+        })
+        .transpose()
+    }
+
     pub async fn password_hash(&self, user_id: i64) -> DomainResult<String> {
         users::Entity::find_by_id(user_id)
             .select_only()
