@@ -75,13 +75,11 @@ pub async fn spawn(
         .context("setting up the DNS resolver")?;
     let app = App::new(store, clock, Arc::new(settings.clone()), dns);
     let operator_token = app.bootstrap_operator_token().await?;
-    let feed = app
+    let routing = app
         .store()
         .start_routing()
         .await
         .context("loading the routing snapshot")?;
-    let change_feed =
-        feed.map(|listener| tokio::spawn(app.store().clone().follow_routing_changes(listener)));
     if let (Some(token), Some(path)) = (&operator_token, &settings.operator_token_file) {
         write_token_file(path, token)?;
         tracing::info!(path = %path.display(), "wrote a new operator token");
@@ -148,9 +146,7 @@ pub async fn spawn(
         let signal = async move {
             let _ = shutdown_rx.await;
             let _ = stop_renewals.send(true);
-            if let Some(feed) = &change_feed {
-                feed.abort();
-            }
+            routing.stop();
             tracing::info!("shutting down: draining in-flight calls");
             health_reporter
                 .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()

@@ -7,7 +7,9 @@
 //! replica that made the change re-reads those rows and patches its
 //! snapshot before the RPC returns, and (on PostgreSQL) announces the keys
 //! with `NOTIFY`, so the other replicas do the same within milliseconds. A
-//! replica that loses its `LISTEN` connection reloads in full.
+//! replica whose `LISTEN` connection is lost, or falls silent (no heartbeat
+//! for `store::routing::FEED_SILENCE`), listens again and reloads in full;
+//! so does one whose re-read failed (`Store::request_routing_reload`).
 
 mod snapshot;
 
@@ -70,5 +72,10 @@ mod tests {
         }
         assert_eq!(RoutingKey::decode("zz:1"), None);
         assert_eq!(RoutingKey::decode("u:notanumber"), None);
+        assert_eq!(
+            RoutingKey::decode("heartbeat"),
+            None,
+            "heartbeats touch nothing"
+        );
     }
 }

@@ -187,6 +187,8 @@ pub struct RoutingTable {
     pub refresh_lock: tokio::sync::Mutex<()>,
     /// Held across a full reload: two reloads never share the change log.
     pub reload_lock: tokio::sync::Mutex<()>,
+    /// Set when a full reload is wanted (`Store::request_routing_reload`).
+    pub reload_wanted: tokio::sync::Notify,
 }
 
 impl RoutingTable {
@@ -196,6 +198,7 @@ impl RoutingTable {
             during_reload: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
+            reload_wanted: tokio::sync::Notify::new(),
         }
     }
 

@@ -149,14 +149,11 @@ impl Tx {
         if !keys.is_empty()
             && let Err(error) = self.store.refresh_routing(&keys).await
         {
-            // Committed, but this replica's snapshot may be stale: rebuild it.
+            // Committed, but this replica's snapshot may be stale: rebuild
+            // it (retried until it succeeds). The keys were noted first, so
+            // a reload already running re-reads them too.
             tracing::error!(error = %error, "routing refresh failed; reloading the snapshot");
-            let store = self.store.clone();
-            tokio::spawn(async move {
-                if let Err(error) = store.load_routing().await {
-                    tracing::error!(error = %error, "routing reload failed");
-                }
-            });
+            self.store.request_routing_reload();
         }
         Ok(())
     }

@@ -20,6 +20,13 @@ use tokio_stream::StreamExt;
 pub const CHANNEL: &str = "mailadmin_routing";
 /// NOTIFY payloads must stay under 8000 bytes.
 const PAYLOAD_LIMIT: usize = 7000;
+/// How often each replica announces a heartbeat on the change feed.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A change feed that hears nothing for this long (three heartbeats
+/// missed) is taken as dead.
+pub const FEED_SILENCE: Duration = Duration::from_secs(3);
+/// Decodes to no key ([`RoutingKey::decode`]), so it is applied as nothing.
+const HEARTBEAT_PAYLOAD: &str = "heartbeat";
 
 type TokenRow = (String, String, Option<i64>, Option<i64>, i64, Option<i64>);
 
@@ -237,18 +244,58 @@ impl Store {
         Ok(master.flatten())
     }
 
-    /// Loads the snapshot. On PostgreSQL it first LISTENs for other
-    /// replicas' changes, so nothing committed between the load and the
-    /// LISTEN is missed; the listener is returned for
-    /// [`Store::follow_routing_changes`].
-    pub async fn start_routing(&self) -> DomainResult<Option<PgListener>> {
+    /// Loads the snapshot and starts what keeps it current: the reloader
+    /// (see [`Store::request_routing_reload`]) and, on PostgreSQL, the
+    /// change feed and its heartbeat. It LISTENs before loading, so nothing
+    /// committed between the load and the LISTEN is missed.
+    pub async fn start_routing(&self) -> DomainResult<RoutingTasks> {
         let listener = if self.backend() == DbBackend::Postgres {
             Some(self.listen().await?)
         } else {
             None
         };
         self.load_routing().await?;
-        Ok(listener)
+        let mut tasks = vec![tokio::spawn(self.clone().keep_routing_reloaded())];
+        if let Some(listener) = listener {
+            tasks.push(tokio::spawn(self.clone().follow_routing_changes(listener)));
+            tasks.push(tokio::spawn(self.clone().send_routing_heartbeats()));
+        }
+        Ok(RoutingTasks(tasks))
+    }
+
+    /// Asks for a full reload, for when the snapshot may have missed a
+    /// change (a failed refresh, a lost change feed). Requests made while
+    /// one runs lead to one more reload after it; a failed reload is
+    /// retried until one succeeds.
+    pub fn request_routing_reload(&self) {
+        self.routing.reload_wanted.notify_one();
+    }
+
+    async fn keep_routing_reloaded(self) {
+        loop {
+            self.routing.reload_wanted.notified().await;
+            let mut delay = Duration::from_millis(100);
+            while let Err(error) = self.load_routing().await {
+                tracing::error!(error = %error, retry_in_ms = delay.as_millis() as u64, "routing reload failed");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+
+    /// Announces a heartbeat on the change feed every [`HEARTBEAT`], so a
+    /// listener that hears nothing for [`FEED_SILENCE`] knows its
+    /// connection is dead (a dropped connection without a reset sends no
+    /// error, and PostgreSQL sends nothing to an idle listener).
+    async fn send_routing_heartbeats(self) {
+        let mut ticks = tokio::time::interval(HEARTBEAT);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = send(&self.db, HEARTBEAT_PAYLOAD).await {
+                tracing::debug!(error = %error, "routing heartbeat not sent");
+            }
+        }
     }
 
     async fn listen(&self) -> DomainResult<PgListener> {
@@ -263,55 +310,79 @@ impl Store {
     }
 
     /// Applies other replicas' changes as they are announced, until the
-    /// task is aborted. After a lost connection (notifications may have been
-    /// missed) it LISTENs again and reloads the snapshot in full.
-    pub async fn follow_routing_changes(self, listener: PgListener) {
-        let mut listener = Some(listener);
+    /// task is aborted. When the connection is lost, or silent for longer
+    /// than [`FEED_SILENCE`] (no heartbeat came through), notifications may
+    /// have been missed: it LISTENs on a new connection and asks for a full
+    /// reload, and goes on applying changes while the reload runs (the
+    /// reload re-reads whatever they touched before it is published).
+    async fn follow_routing_changes(self, listener: PgListener) {
+        let mut listener = listener;
         loop {
-            let mut current = match listener.take() {
-                Some(current) => current,
-                None => match self.listen().await {
-                    Ok(fresh) => {
-                        if let Err(error) = self.load_routing().await {
-                            tracing::error!(error = %error, "routing reload failed; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            continue;
-                        }
-                        fresh
-                    }
+            self.apply_routing_changes(&mut listener).await;
+            listener = loop {
+                match self.listen().await {
+                    Ok(fresh) => break fresh,
                     Err(error) => {
-                        tracing::warn!(error = %error, "retrying in 1 s");
+                        tracing::warn!(error = %error, "routing change feed: retrying in 1 s");
                         tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
                     }
-                },
+                }
             };
-            loop {
-                match current.try_recv().await {
-                    Ok(Some(notification)) => {
-                        let keys: Vec<RoutingKey> = notification
-                            .payload()
-                            .split('\n')
-                            .filter_map(RoutingKey::decode)
-                            .collect();
-                        if let Err(error) = self.refresh_routing(&keys).await {
-                            tracing::error!(error = %error, "applying routing changes failed; reloading");
-                            break;
-                        }
+            self.request_routing_reload();
+        }
+    }
+
+    /// Applies notifications from `listener` until it fails or falls
+    /// silent; the listener is not used again after that.
+    async fn apply_routing_changes(&self, listener: &mut PgListener) {
+        loop {
+            match tokio::time::timeout(FEED_SILENCE, listener.try_recv()).await {
+                Ok(Ok(Some(notification))) => {
+                    let keys: Vec<RoutingKey> = notification
+                        .payload()
+                        .split('\n')
+                        .filter_map(RoutingKey::decode)
+                        .collect();
+                    if let Err(error) = self.refresh_routing(&keys).await {
+                        tracing::error!(error = %error, "applying routing changes failed; reloading");
+                        self.request_routing_reload();
                     }
-                    Ok(None) => {
-                        tracing::warn!(
-                            "routing change feed: connection lost; reloading the snapshot"
-                        );
-                        break;
-                    }
-                    Err(error) => {
-                        tracing::warn!(error = %error, "routing change feed failed; reconnecting");
-                        break;
-                    }
+                }
+                Ok(Ok(None)) => {
+                    tracing::warn!("routing change feed: connection lost; reconnecting");
+                    return;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %error, "routing change feed failed; reconnecting");
+                    return;
+                }
+                Err(_silent) => {
+                    tracing::warn!(
+                        silent_ms = FEED_SILENCE.as_millis() as u64,
+                        "routing change feed: no heartbeat; reconnecting"
+                    );
+                    return;
                 }
             }
         }
+    }
+}
+
+/// The background tasks that keep the routing snapshot current; stopped
+/// with [`RoutingTasks::stop`] (or when dropped).
+pub struct RoutingTasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl RoutingTasks {
+    pub fn stop(&self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RoutingTasks {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -1168,6 +1168,11 @@ mod replicas {
         async fn two_server_processes_follow_each_other() {
             super::super::two_server_processes_follow_each_other().await;
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_silent_change_feed_is_replaced() {
+            super::super::a_silent_change_feed_is_replaced().await;
+        }
     }
 }
 
@@ -1179,6 +1184,138 @@ async fn two_server_processes_follow_each_other() {
     let outcome =
         futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(two_replicas(&url))).await;
     database.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A replica's change feed can die without a word (a NAT or failover drops
+/// the connection, and PostgreSQL sends nothing to an idle listener): here
+/// B's listening backend is frozen with SIGSTOP, so its connection stays
+/// open and silent. B notices the missing heartbeats, listens again and
+/// reloads, and then refuses an account disabled on A meanwhile — and
+/// follows A's later changes through the new connection.
+async fn a_silent_change_feed_is_replaced() {
+    let Some(database) = FreshDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome =
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(silent_feed(&url))).await;
+    database.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The PostgreSQL backends that serve `application`'s LISTEN and run on
+/// this machine (SIGSTOP needs a local process).
+async fn listening_backends(db: &sea_orm::DatabaseConnection, application: &str) -> Vec<u32> {
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = '{application}' \
+                 AND query LIKE 'LISTEN%'"
+            ),
+        ))
+        .await
+        .expect("reading pg_stat_activity");
+    rows.iter()
+        .filter_map(|row| u32::try_from(row.try_get::<i32>("", "pid").ok()?).ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.starts_with("postgres"))
+        })
+        .collect()
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+async fn silent_feed(url: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file_a = dir.path().join("a.token");
+    let token_file_b = dir.path().join("b.token");
+    let mut a = ServerProcess::start(url, dir.path(), &token_file_a, "a", &[]);
+    let token = read_token_file(&mut a, &token_file_a).await;
+    let channel_a = a.channel().await;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url_b = format!("{url}{separator}application_name=mailadmin-b");
+    let mut b = ServerProcess::start(&url_b, dir.path(), &token_file_b, "b", &[]);
+    let mut admin_a = admin_client(&channel_a, &token);
+
+    let created = ok(admin_a
+        .create_organization(pb::CreateOrganizationRequest {
+            name: "Silence".into(),
+            master: Some(new_account("silence-admin", Plan::Pro)),
+        })
+        .await);
+    let org_id = created.organization.expect("organization").id;
+    let create = |username: &'static str| pb::CreateUserRequest {
+        organization_id: org_id,
+        account: Some(new_account(username, Plan::Free)),
+        request_id: String::new(),
+    };
+    let alice = ok(admin_a.create_user(create("alice")).await)
+        .user
+        .expect("user");
+    let mta_token = create_delivery_token(&mut admin_a).await;
+    let mta_b = DeliveryClient::new(&b.url(), &mta_token, TIMEOUT).expect("a client for B");
+    let address = address_for("alice");
+    wait_for(&mta_b, &address, &deliver(&alice), &mut b, "B follows A").await;
+
+    let db = sea_orm::Database::connect(url)
+        .await
+        .expect("connecting to PostgreSQL");
+    let Some(&pid) = listening_backends(&db, "mailadmin-b").await.first() else {
+        eprintln!("PostgreSQL does not run on this machine: no SIGSTOP, nothing to check");
+        b.kill().await;
+        a.kill().await;
+        return;
+    };
+    signal(pid, "-STOP");
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        ok(admin_a
+            .disable_user(pb::DisableUserRequest { user_id: alice.id })
+            .await);
+        let disabled = Verdict::RejectDisabled { user_id: alice.id };
+        wait_for(
+            &mta_b,
+            &address,
+            &disabled,
+            &mut b,
+            "B, its change feed frozen, refuses after a disable on A",
+        )
+        .await;
+        let listening = listening_backends(&db, "mailadmin-b").await;
+        assert!(
+            listening.iter().any(|&fresh| fresh != pid),
+            "B listens on a new connection (frozen: {pid}, listening: {listening:?})"
+        );
+        let bob = ok(admin_a.create_user(create("bob")).await)
+            .user
+            .expect("user");
+        wait_for(
+            &mta_b,
+            &address_for("bob"),
+            &deliver(&bob),
+            &mut b,
+            "B follows A through its new change feed",
+        )
+        .await;
+    }))
+    .await;
+    signal(pid, "-CONT");
+    drop(channel_a);
+    b.kill().await;
+    a.kill().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
