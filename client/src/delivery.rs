@@ -18,6 +18,13 @@ use tonic::{Code, Status};
 /// The most recipients the server takes in one call.
 pub const MAX_BATCH: usize = 1000;
 
+/// How often an idle connection is pinged, and how long a ping may go
+/// unanswered before the connection is taken as dead and re-opened: a
+/// connection that dies without a reset costs at most this many seconds of
+/// temporary failures.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What to do with one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -142,11 +149,11 @@ pub enum AuthOutcome {
 /// Errors that are the caller's to fix (never the control plane's state).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The URL is not a valid endpoint.
+    /// The URL is not an `http://host:port` endpoint.
     #[error("invalid endpoint: {0}")]
     Endpoint(String),
-    /// The token cannot travel in a header.
-    #[error("invalid token: it must be printable ASCII")]
+    /// The token is empty or not printable ASCII (it travels in a header).
+    #[error("invalid token: it must be printable ASCII without spaces")]
     Token,
 }
 
@@ -166,27 +173,64 @@ impl Interceptor for BearerToken {
 /// A typed client for `mailadmin.v1.DeliveryService`.
 ///
 /// Cheap to clone; clones share one HTTP/2 connection, which is opened on
-/// first use and re-opened after a failure.
+/// first use and re-opened after a failure, including one that went silent
+/// (keepalive pings: a dead connection is noticed within seconds).
 #[derive(Clone)]
 pub struct DeliveryClient {
     inner: DeliveryServiceClient<InterceptedService<Channel, BearerToken>>,
     timeout: Duration,
 }
 
+impl std::fmt::Debug for DeliveryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryClient")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DeliveryClient {
-    /// A client for `url` (e.g. `http://127.0.0.1:50051`) with a token of
-    /// role `delivery`. Connects lazily: a control plane that is down at
-    /// start-up gives [`Verdict::TempFail`] answers until it is back.
-    /// Calls time out after `timeout` (a few hundred milliseconds is usual
-    /// for an MTA).
+    /// A client for `url` (`http://host:port`, e.g.
+    /// `http://127.0.0.1:50051`) with a token of role `delivery`. The
+    /// control plane speaks plaintext HTTP/2: run it on a private network,
+    /// or put TLS in a sidecar; `https://` URLs are refused rather than
+    /// sent in clear.
+    ///
+    /// Connects lazily: a control plane that is down at start-up gives
+    /// [`Verdict::TempFail`] answers until it is back. Each call times out
+    /// after `timeout` (a few hundred milliseconds is usual for an MTA),
+    /// and the server is told that deadline so it stops working on a call
+    /// nobody waits for. Call it within a Tokio runtime.
     pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Self, ClientError> {
         let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| ClientError::Endpoint(e.to_string()))?
+            .map_err(|e| ClientError::Endpoint(format!("{url:?}: {e}")))?;
+        // (tonic maps `unix:` URLs to a socket path; the server listens on TCP.)
+        let uri = endpoint.uri();
+        let scheme = uri.scheme_str().filter(|_| !url.starts_with("unix:"));
+        match (scheme, uri.host()) {
+            (Some("http"), Some(host)) if !host.is_empty() => {}
+            (Some("https"), _) => {
+                return Err(ClientError::Endpoint(format!(
+                    "{url:?}: this client speaks plaintext HTTP/2 only; use http:// \
+                     (put TLS in a sidecar if the network needs it)"
+                )));
+            }
+            _ => {
+                return Err(ClientError::Endpoint(format!(
+                    "{url:?}: expected http://host:port"
+                )));
+            }
+        }
+        let endpoint = endpoint
             .connect_timeout(timeout)
             .timeout(timeout)
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .keep_alive_while_idle(true);
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ClientError::Token);
+        }
         let token = format!("Bearer {token}")
             .parse::<MetadataValue<Ascii>>()
             .map_err(|_| ClientError::Token)?;
@@ -199,12 +243,20 @@ impl DeliveryClient {
         })
     }
 
+    /// `message` as a request that tells the server the client's deadline
+    /// (`grpc-timeout`).
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        request
+    }
+
     /// The verdict for one recipient address.
     pub async fn check_recipient(&self, address: &str) -> Verdict {
         let mut client = self.inner.clone();
-        let call = client.check_recipient(pb::CheckRecipientRequest {
+        let call = client.check_recipient(self.request(pb::CheckRecipientRequest {
             address: address.to_string(),
-        });
+        }));
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => match response.into_inner().result {
                 Some(verdict) => Verdict::from_proto(verdict),
@@ -223,7 +275,7 @@ impl DeliveryClient {
     }
 
     /// Verdicts for recipients, in order; sent in calls of at most
-    /// [`MAX_BATCH`] addresses.
+    /// [`MAX_BATCH`] addresses, each with its own `timeout`.
     pub async fn check_recipients(&self, addresses: &[String]) -> Vec<Verdict> {
         let mut verdicts = Vec::with_capacity(addresses.len());
         for chunk in addresses.chunks(MAX_BATCH) {
@@ -234,9 +286,9 @@ impl DeliveryClient {
 
     async fn check_batch(&self, addresses: &[String]) -> Vec<Verdict> {
         let mut client = self.inner.clone();
-        let call = client.check_recipients(pb::CheckRecipientsRequest {
+        let call = client.check_recipients(self.request(pb::CheckRecipientsRequest {
             addresses: addresses.to_vec(),
-        });
+        }));
         let all = |verdict: Verdict| vec![verdict; addresses.len()];
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => {
@@ -255,8 +307,11 @@ impl DeliveryClient {
         }
     }
 
-    /// Opens a stream for pipelined batches: send each batch with
-    /// [`RecipientStream::check`] and get its verdicts back in order.
+    /// Opens a stream for many batches over one call, for MTAs that check
+    /// recipients all day: send each batch with [`RecipientStream::check`]
+    /// and get its verdicts back. An `Err` means the control plane could
+    /// not be reached: treat it as a temporary failure (or fall back to
+    /// [`DeliveryClient::check_recipients`]).
     pub async fn stream(&self) -> Result<RecipientStream, Status> {
         let (sender, receiver) = tokio::sync::mpsc::channel::<pb::CheckRecipientsRequest>(64);
         let mut client = self.inner.clone();
@@ -280,11 +335,11 @@ impl DeliveryClient {
         client_ip: std::net::IpAddr,
     ) -> AuthOutcome {
         let mut client = self.inner.clone();
-        let call = client.authenticate(pb::AuthenticateRequest {
+        let call = client.authenticate(self.request(pb::AuthenticateRequest {
             login: login.to_string(),
             password: password.to_string(),
             client_ip: client_ip.to_string(),
-        });
+        }));
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => {
                 let answer = response.into_inner();
@@ -297,10 +352,18 @@ impl DeliveryClient {
                     AuthOutcome::Denied
                 }
             }
+            // The server's throttle always says when to retry; a bare
+            // RESOURCE_EXHAUSTED is the transport's (HTTP/2 "enhance your
+            // calm", a message too large) and tells nothing about the login.
             Ok(Err(status)) if status.code() == Code::ResourceExhausted => {
                 use tonic_types::StatusExt;
-                AuthOutcome::Throttled {
-                    retry_after: status.get_details_retry_info().and_then(|r| r.retry_delay),
+                match status.get_details_retry_info().and_then(|r| r.retry_delay) {
+                    Some(delay) => AuthOutcome::Throttled {
+                        retry_after: Some(delay),
+                    },
+                    None => AuthOutcome::TempFail {
+                        reason: format!("{:?}: {}", status.code(), status.message()),
+                    },
                 }
             }
             // A malformed login can never sign in.
@@ -318,9 +381,9 @@ impl DeliveryClient {
     /// could not answer (treat as a temporary failure).
     pub async fn allowed_senders(&self, login: &str) -> Option<Vec<String>> {
         let mut client = self.inner.clone();
-        let call = client.allowed_senders(pb::AllowedSendersRequest {
+        let call = client.allowed_senders(self.request(pb::AllowedSendersRequest {
             login: login.to_string(),
-        });
+        }));
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => Some(response.into_inner().addresses),
             Ok(Err(status)) if status.code() == Code::InvalidArgument => Some(Vec::new()),
@@ -329,10 +392,11 @@ impl DeliveryClient {
     }
 }
 
-/// Pipelined recipient checks over one stream.
+/// Recipient checks over one long-lived stream, one batch at a time.
 ///
-/// Once a batch times out or the stream fails, the stream is broken: a late
-/// answer must never be taken for the next batch's, so every later
+/// Once a batch times out, is cancelled (its future dropped before it
+/// finished) or the stream fails, the stream is broken: a late answer must
+/// never be taken for the next batch's, so every later
 /// [`RecipientStream::check`] answers [`Verdict::TempFail`] until the
 /// caller opens a new stream with [`DeliveryClient::stream`].
 pub struct RecipientStream {
@@ -342,14 +406,32 @@ pub struct RecipientStream {
     broken: bool,
 }
 
+impl std::fmt::Debug for RecipientStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecipientStream")
+            .field("timeout", &self.timeout)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RecipientStream {
     /// Whether this stream can still be used.
     pub fn is_broken(&self) -> bool {
         self.broken
     }
 
-    /// Sends one batch and waits for its verdicts.
+    /// Sends a batch and waits for its verdicts, in order; a batch larger
+    /// than [`MAX_BATCH`] goes as several, each with its own `timeout`.
     pub async fn check(&mut self, addresses: &[String]) -> Vec<Verdict> {
+        let mut verdicts = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(MAX_BATCH) {
+            verdicts.extend(self.check_batch(chunk).await);
+        }
+        verdicts
+    }
+
+    async fn check_batch(&mut self, addresses: &[String]) -> Vec<Verdict> {
         let all = |reason: &str| {
             vec![
                 Verdict::TempFail {
@@ -364,8 +446,11 @@ impl RecipientStream {
         let request = pb::CheckRecipientsRequest {
             addresses: addresses.to_vec(),
         };
+        // Broken until this batch's answer is in: if the caller drops this
+        // future midway, the answer still on its way must not be read as
+        // the next batch's.
+        self.broken = true;
         if self.sender.send(request).await.is_err() {
-            self.broken = true;
             return all("stream closed");
         }
         let answer = tokio::time::timeout(self.timeout, self.responses.message()).await;
@@ -378,24 +463,16 @@ impl RecipientStream {
                         .zip(addresses)
                         .all(|(r, a)| &r.address == a) =>
             {
+                self.broken = false;
                 response
                     .results
                     .into_iter()
                     .map(Verdict::from_proto)
                     .collect()
             }
-            Ok(Ok(_)) => {
-                self.broken = true;
-                all("stream ended or answered another batch")
-            }
-            Ok(Err(status)) => {
-                self.broken = true;
-                vec![temp_fail(&status); addresses.len()]
-            }
-            Err(_) => {
-                self.broken = true;
-                all(&format!("no answer within {:?}", self.timeout))
-            }
+            Ok(Ok(_)) => all("stream ended or answered another batch"),
+            Ok(Err(status)) => vec![temp_fail(&status); addresses.len()],
+            Err(_) => all(&format!("no answer within {:?}", self.timeout)),
         }
     }
 }
@@ -409,6 +486,30 @@ fn temp_fail(status: &Status) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn endpoints_and_tokens_are_checked_up_front() {
+        let second = Duration::from_secs(1);
+        let refused = |url: &str| match DeliveryClient::new(url, "mat_x", second) {
+            Err(ClientError::Endpoint(message)) => message,
+            other => panic!("{url:?}: expected an endpoint error, got {other:?}"),
+        };
+        assert!(refused("127.0.0.1:50051").contains("http://host:port"));
+        assert!(refused("https://mailadmin.internal:443").contains("plaintext"));
+        assert!(refused("unix:///run/mailadmin.sock").contains("http://host:port"));
+        assert!(refused("not a url").contains("not a url"));
+        for token in ["", "mat x", "mat_é", "mat_\n"] {
+            assert!(
+                matches!(
+                    DeliveryClient::new("http://127.0.0.1:50051", token, second),
+                    Err(ClientError::Token)
+                ),
+                "token {token:?}"
+            );
+        }
+        assert!(DeliveryClient::new("http://127.0.0.1:50051", "mat_x", second).is_ok());
+        assert!(DeliveryClient::new("http://[::1]:50051", "mat_x", second).is_ok());
+    }
 
     #[test]
     fn replies() {

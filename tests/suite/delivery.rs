@@ -975,7 +975,10 @@ async fn assert_temporary(client: &DeliveryClient, when: &str) {
 /// A stand-in control plane for what a real one does only now and then:
 /// answer late. Each answer is DELIVER for `alice@…` and REJECT_UNKNOWN
 /// for anything else; the first stream batch and every unary check wait
-/// [`SLOW`] first.
+/// [`SLOW`] first. Authenticate for the login `calm` is a bare
+/// RESOURCE_EXHAUSTED at once (what HTTP/2 flow control gives, with no
+/// retry delay); AllowedSenders answers the `grpc-timeout` the call
+/// carried.
 struct LateControlPlane;
 
 const SLOW: Duration = Duration::from_millis(600);
@@ -1064,17 +1067,27 @@ impl DeliveryService for LateControlPlane {
 
     async fn authenticate(
         &self,
-        _: tonic::Request<pb::AuthenticateRequest>,
+        request: tonic::Request<pb::AuthenticateRequest>,
     ) -> Result<tonic::Response<pb::AuthenticateResponse>, tonic::Status> {
+        if request.get_ref().login == "calm" {
+            return Err(tonic::Status::resource_exhausted("enhance your calm"));
+        }
         tokio::time::sleep(SLOW).await;
         Ok(tonic::Response::new(pb::AuthenticateResponse::default()))
     }
 
     async fn allowed_senders(
         &self,
-        _: tonic::Request<pb::AllowedSendersRequest>,
+        request: tonic::Request<pb::AllowedSendersRequest>,
     ) -> Result<tonic::Response<pb::AllowedSendersResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("not in this stand-in"))
+        let deadline = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(tonic::Response::new(pb::AllowedSendersResponse {
+            addresses: deadline.into_iter().collect(),
+        }))
     }
 }
 
@@ -1143,6 +1156,73 @@ async fn a_late_stream_answer_never_answers_the_next_batch() {
         second.len() == 1
             && (second[0].is_temporary() || matches!(second[0], Verdict::Deliver { .. })),
         "alice@ (a valid recipient) got {second:?}: the late answer to the batch before"
+    );
+}
+
+/// A batch whose caller gave up midway (its future dropped, as by the
+/// MTA's own timeout) breaks the stream: the answer still on its way is
+/// never read as the answer to the next batch, even the same addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_stream_batch_breaks_the_stream() {
+    let url = late_control_plane().await;
+    let client = DeliveryClient::new(&url, "mat_test", Duration::from_secs(10)).expect("a client");
+    let mut stream = client.stream().await.expect("opening a stream");
+    let batch = ["nobody@mailadmin.example".to_string()];
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), stream.check(&batch)).await;
+    assert!(
+        gave_up.is_err(),
+        "the stand-in answers the first batch late"
+    );
+    assert!(
+        stream.is_broken(),
+        "a batch given up midway breaks the stream"
+    );
+    // The late answer (REJECT_UNKNOWN for nobody@) arrives meanwhile.
+    tokio::time::sleep(SLOW + Duration::from_millis(200)).await;
+    let again = stream.check(&batch).await;
+    assert!(
+        again.iter().all(Verdict::is_temporary),
+        "the same batch again got {again:?}: the answer to the batch given up"
+    );
+    // A new stream works (the stand-in answers its first batch late, within
+    // the client's 10 s).
+    let mut fresh = client.stream().await.expect("opening a stream");
+    assert_eq!(fresh.check(&batch).await, vec![Verdict::RejectUnknown]);
+    assert!(!fresh.is_broken());
+}
+
+/// Only the server's throttle (RESOURCE_EXHAUSTED with a retry delay) is
+/// `Throttled`; a bare RESOURCE_EXHAUSTED from the transport is a temporary
+/// failure. Every call tells the server the client's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reads_statuses_and_sends_deadlines() {
+    let url = late_control_plane().await;
+    let client =
+        DeliveryClient::new(&url, "mat_test", Duration::from_millis(1500)).expect("a client");
+    let outcome = client
+        .authenticate("calm", "some password", ip("192.0.2.1"))
+        .await;
+    assert!(
+        matches!(outcome, AuthOutcome::TempFail { .. }),
+        "a bare RESOURCE_EXHAUSTED: {outcome:?}"
+    );
+    let deadline = client.allowed_senders("alice").await;
+    let deadline = deadline
+        .as_deref()
+        .and_then(|values| values.first())
+        .unwrap_or_else(|| panic!("no grpc-timeout on the call: {deadline:?}"));
+    // grpc-timeout is digits and a unit: 1500m (milliseconds), or finer.
+    let (digits, unit) = deadline.split_at(deadline.len() - 1);
+    let nanos_per_unit: u64 = match unit {
+        "m" => 1_000_000,
+        "u" => 1_000,
+        "n" => 1,
+        other => panic!("grpc-timeout {deadline:?}: unit {other:?}"),
+    };
+    let sent = Duration::from_nanos(digits.parse::<u64>().expect("digits") * nanos_per_unit);
+    assert!(
+        sent <= Duration::from_millis(1500) && sent >= Duration::from_millis(1000),
+        "grpc-timeout {deadline:?}"
     );
 }
 
