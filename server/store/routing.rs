@@ -11,7 +11,7 @@ use crate::domain::principal::{Principal, Role};
 use crate::domain::{DomainError, DomainResult};
 use crate::routing::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
-use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use std::time::Duration;
 use tokio_stream::StreamExt;
@@ -298,8 +298,16 @@ impl Store {
         }
     }
 
+    /// A listener on a connection of its own, outside the main pool: one
+    /// given up as dead runs `UNLISTEN` when dropped, which on a dead
+    /// connection waits until TCP gives up, and must not hold a slot the
+    /// RPCs need meanwhile.
     async fn listen(&self) -> DomainResult<PgListener> {
-        let mut listener = PgListener::connect_with(self.db.get_postgres_connection_pool())
+        let options = self.db.get_postgres_connection_pool().connect_options();
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*options).clone());
+        let mut listener = PgListener::connect_with(&own)
             .await
             .map_err(|e| DomainError::Unavailable(format!("routing change feed: {e}")))?;
         listener
