@@ -1320,33 +1320,22 @@ fn signal(pid: u32, signal: &str) {
 }
 
 async fn silent_feed(url: &str) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token_file_a = dir.path().join("a.token");
-    let token_file_b = dir.path().join("b.token");
-    let mut a = ServerProcess::start(url, dir.path(), &token_file_a, "a", &[]);
-    let token = read_token_file(&mut a, &token_file_a).await;
-    let channel_a = a.channel().await;
     let separator = if url.contains('?') { '&' } else { '?' };
     let url_b = format!("{url}{separator}application_name=mailadmin-b");
-    let mut b = ServerProcess::start(&url_b, dir.path(), &token_file_b, "b", &[]);
-    let mut admin_a = admin_client(&channel_a, &token);
-
-    let created = ok(admin_a
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Silence".into(),
-            master: Some(new_account("silence-admin", Plan::Pro)),
-        })
-        .await);
-    let org_id = created.organization.expect("organization").id;
-    let create = |username: &'static str| pb::CreateUserRequest {
-        organization_id: org_id,
-        account: Some(new_account(username, Plan::Free)),
-        request_id: String::new(),
-    };
+    let Replicas {
+        dir: _dir,
+        mut a,
+        mut b,
+        channel_a,
+        mut admin_a,
+        org_id,
+        mta_token,
+        ..
+    } = Replicas::start(url, &url_b, "Silence").await;
+    let create = |username: &str| free_user(org_id, username);
     let alice = ok(admin_a.create_user(create("alice")).await)
         .user
         .expect("user");
-    let mta_token = create_delivery_token(&mut admin_a).await;
     let mta_b = DeliveryClient::new(&b.url(), &mta_token, TIMEOUT).expect("a client for B");
     let address = address_for("alice");
     wait_for(&mta_b, &address, &deliver(&alice), &mut b, "B follows A").await;
@@ -1436,37 +1425,83 @@ async fn wait_for(
     }
 }
 
-async fn two_replicas(url: &str) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token_file_a = dir.path().join("a.token");
-    let token_file_b = dir.path().join("b.token");
+/// Two server processes on one database, as the replica tests start them:
+/// A creates the schema and the operator token; B (on `url_b`, the same
+/// database) starts after it, finds that token in the database, and is
+/// called with it too. Made through A: an organization with a Pro master,
+/// and a DELIVERY token.
+struct Replicas {
+    dir: tempfile::TempDir,
+    a: ServerProcess,
+    b: ServerProcess,
+    token_file_b: std::path::PathBuf,
+    token: String,
+    channel_a: tonic::transport::Channel,
+    admin_a: Client,
+    org_id: i64,
+    mta_token: String,
+}
 
-    // A creates the schema and the operator token; B starts after it, finds
-    // that token in the database, and is called with it too.
-    let mut a = ServerProcess::start(url, dir.path(), &token_file_a, "a", &[]);
-    let token = read_token_file(&mut a, &token_file_a).await;
-    let channel_a = a.channel().await;
-    let mut b = ServerProcess::start(url, dir.path(), &token_file_b, "b", &[]);
-    let channel_b = b.channel().await;
-    let mut admin_a = admin_client(&channel_a, &token);
-    let mut admin_b = admin_client(&channel_b, &token);
+impl Replicas {
+    async fn start(url: &str, url_b: &str, organization: &str) -> Replicas {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file_a = dir.path().join("a.token");
+        let token_file_b = dir.path().join("b.token");
+        let mut a = ServerProcess::start(url, dir.path(), &token_file_a, "a", &[]);
+        let token = read_token_file(&mut a, &token_file_a).await;
+        let channel_a = a.channel().await;
+        let b = ServerProcess::start(url_b, dir.path(), &token_file_b, "b", &[]);
+        let mut admin_a = admin_client(&channel_a, &token);
+        let master = format!("{}-admin", organization.to_lowercase());
+        let created = ok(admin_a
+            .create_organization(pb::CreateOrganizationRequest {
+                name: organization.into(),
+                master: Some(new_account(&master, Plan::Pro)),
+            })
+            .await);
+        let org_id = created.organization.expect("organization").id;
+        let mta_token = create_delivery_token(&mut admin_a).await;
+        Replicas {
+            dir,
+            a,
+            b,
+            token_file_b,
+            token,
+            channel_a,
+            admin_a,
+            org_id,
+            mta_token,
+        }
+    }
+}
 
-    let created = ok(admin_a
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Replicas".into(),
-            master: Some(new_account("replicas-admin", Plan::Pro)),
-        })
-        .await);
-    let org_id = created.organization.expect("organization").id;
-    let create = |username: &'static str| pb::CreateUserRequest {
+/// A Free account `username` for organization `org_id`.
+fn free_user(org_id: i64, username: &str) -> pb::CreateUserRequest {
+    pb::CreateUserRequest {
         organization_id: org_id,
         account: Some(new_account(username, Plan::Free)),
         request_id: String::new(),
-    };
+    }
+}
+
+async fn two_replicas(url: &str) {
+    let Replicas {
+        dir,
+        mut a,
+        mut b,
+        token_file_b,
+        token,
+        channel_a,
+        mut admin_a,
+        org_id,
+        mta_token,
+    } = Replicas::start(url, url, "Replicas").await;
+    let channel_b = b.channel().await;
+    let mut admin_b = admin_client(&channel_b, &token);
+    let create = |username: &str| free_user(org_id, username);
     let alice = ok(admin_a.create_user(create("alice")).await)
         .user
         .expect("user");
-    let mta_token = create_delivery_token(&mut admin_a).await;
     let mta_a = DeliveryClient::new(&a.url(), &mta_token, TIMEOUT).expect("a client for A");
     let mta_b = DeliveryClient::new(&b.url(), &mta_token, TIMEOUT).expect("a client for B");
     let address = address_for("alice");
