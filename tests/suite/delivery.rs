@@ -1256,17 +1256,23 @@ mod replicas {
     }
 }
 
-async fn two_server_processes_follow_each_other() {
+/// Runs `test` on a fresh PostgreSQL database (skipped without one, as
+/// the harness decides), and drops the database whether it passes or not.
+async fn on_fresh_postgres<F: std::future::Future<Output = ()>>(test: impl FnOnce(String) -> F) {
     let Some(database) = FreshDatabase::create(Backend::Postgres).await else {
         return;
     };
-    let url = database.url.clone();
     let outcome =
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(two_replicas(&url))).await;
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(test(database.url.clone())))
+            .await;
     database.drop_database().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+async fn two_server_processes_follow_each_other() {
+    on_fresh_postgres(|url| async move { two_replicas(&url).await }).await;
 }
 
 /// A replica's change feed can die without a word (a NAT or failover drops
@@ -1276,16 +1282,7 @@ async fn two_server_processes_follow_each_other() {
 /// reloads, and then refuses an account disabled on A meanwhile — and
 /// follows A's later changes through the new connection.
 async fn a_silent_change_feed_is_replaced() {
-    let Some(database) = FreshDatabase::create(Backend::Postgres).await else {
-        return;
-    };
-    let url = database.url.clone();
-    let outcome =
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(silent_feed(&url))).await;
-    database.drop_database().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    on_fresh_postgres(|url| async move { silent_feed(&url).await }).await;
 }
 
 /// The PostgreSQL backends that serve `application`'s LISTEN and run on
