@@ -493,6 +493,23 @@ async fn batches_and_streams(s: &TestServer) {
             Verdict::NotLocal,
         ]
     );
+    // A batch over MAX_BATCH goes over the stream as two, and the stream
+    // stays usable (the server alone would refuse it and end the stream).
+    let long = stream.check(&many).await;
+    assert_eq!(long.len(), 1001);
+    assert!(
+        long.iter().all(|v| *v == Verdict::RejectUnknown),
+        "an over-long batch over the stream: {:?}",
+        long.first()
+    );
+    assert!(
+        !stream.is_broken(),
+        "the stream survives an over-long batch"
+    );
+    assert_eq!(
+        stream.check(&[address_for("alice")]).await,
+        vec![deliver(&alice)]
+    );
 }
 
 /// Item 5: a malformed address in a single check is INVALID_ARGUMENT naming
