@@ -114,7 +114,7 @@ pub struct Settings {
     pub dns_timeout: Duration,
     /// Normalized (lower case, no trailing dot).
     pub mx_hosts: Vec<String>,
-    pub low_balance_threshold: crate::domain::money::Money,
+    pub low_balance_threshold: crate::rules::money::Money,
     /// `None`: renewals run only when an operator calls RunRenewals.
     pub renewal_interval: Option<Duration>,
     pub renewal_batch_size: u64,
@@ -133,7 +133,7 @@ impl Settings {
             dns_server: None,
             dns_timeout: Duration::from_secs(3),
             mx_hosts: vec!["mx1.mailadmin.example".to_string()],
-            low_balance_threshold: crate::domain::money::Money::from_cents(2000),
+            low_balance_threshold: crate::rules::money::Money::from_cents(2000),
             renewal_interval: None,
             renewal_batch_size: 500,
             renewal_batch_pause: None,
@@ -147,7 +147,7 @@ impl Options {
             .provider_domains
             .iter()
             .map(|d| {
-                crate::domain::address::normalize_domain("provider_domains", d.trim())
+                crate::rules::address::normalize_domain("provider_domains", d.trim())
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -158,7 +158,7 @@ impl Options {
             .mx_hosts
             .iter()
             .map(|h| {
-                crate::domain::address::normalize_domain("mx_hosts", h.trim())
+                crate::rules::address::normalize_domain("mx_hosts", h.trim())
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -168,7 +168,7 @@ impl Options {
         if self.dns_timeout_ms == 0 || self.dns_timeout_ms > 3000 {
             return Err("dns_timeout_ms: must be 1 to 3000".into());
         }
-        let low_balance_threshold = crate::domain::money::Money::parse(
+        let low_balance_threshold = crate::rules::money::Money::parse(
             "low_balance_threshold",
             &self.low_balance_threshold,
             "EUR",

@@ -4,11 +4,16 @@
 //! depends on `domain` (the rules), which depends on `store` (sea-orm
 //! storage). `server` wires them into a running tonic server.
 
+pub mod clock;
 pub mod config;
+pub mod dkim;
 pub mod dns;
-pub mod domain;
 pub mod grpc;
-pub mod routing;
+pub mod rules;
+pub mod secrets;
+pub mod service;
+pub mod snapshot;
+
 pub mod server;
 pub mod store;
 pub mod telemetry;

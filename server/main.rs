@@ -2,8 +2,8 @@
 //! and serves gRPC until SIGINT or SIGTERM, then drains in-flight calls.
 
 use clap::Parser;
+use mailadmin_server::clock::SystemClock;
 use mailadmin_server::config::{Cli, Command};
-use mailadmin_server::domain::clock::SystemClock;
 use std::sync::Arc;
 
 #[tokio::main]

@@ -2,10 +2,10 @@
 //! migrations, the bootstrap operator token, auth, reflection, health, and
 //! graceful shutdown that drains in-flight calls.
 
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::App;
-use crate::domain::clock::Clock;
 use crate::grpc;
+use crate::service::App;
 use crate::store::Store;
 use anyhow::Context as _;
 use std::net::SocketAddr;

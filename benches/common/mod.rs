@@ -3,13 +3,14 @@
 #![allow(dead_code)] // each benchmark uses its own part of this
 
 use mailadmin_server::Settings;
+use mailadmin_server::clock::SystemClock;
 use mailadmin_server::dns::DnsResolver;
-use mailadmin_server::domain::accounts::AccountInput;
-use mailadmin_server::domain::clock::SystemClock;
-use mailadmin_server::domain::model::NewAccount;
-use mailadmin_server::domain::money::Money;
-use mailadmin_server::domain::plans::Plan;
-use mailadmin_server::domain::{App, Principal, Role};
+use mailadmin_server::rules::accounts::AccountInput;
+use mailadmin_server::rules::model::NewAccount;
+use mailadmin_server::rules::money::Money;
+use mailadmin_server::rules::plans::Plan;
+use mailadmin_server::rules::{Principal, Role};
+use mailadmin_server::service::App;
 use mailadmin_server::store::Store;
 use sea_orm::ConnectionTrait;
 use std::sync::Arc;

@@ -290,7 +290,7 @@ async fn rounds(mut contenders: Vec<Vec<Client>>, step: usize, options: &Options
 /// Seeds organizations `first..first+organizations` with `addresses`
 /// accounts between them (one primary address each), paid for 20 days.
 async fn seed(
-    app: &mailadmin_server::domain::App,
+    app: &mailadmin_server::service::App,
     first: usize,
     organizations: usize,
     addresses: usize,
@@ -397,7 +397,7 @@ fn strip_ansi(text: &str) -> String {
 async fn memory(
     database: &BenchDatabase,
     options: &Options,
-    app: &mailadmin_server::domain::App,
+    app: &mailadmin_server::service::App,
     token_file: &std::path::Path,
     baseline_rss: u64,
 ) -> anyhow::Result<()> {

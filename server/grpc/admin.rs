@@ -5,13 +5,14 @@
 use super::auth::principal;
 use super::convert::{self, id, organization_id};
 use super::services::admin_service_server::AdminService;
-use crate::domain::accounts::AccountInput;
-use crate::domain::address::EmailAddress;
-use crate::domain::groups::{group_name, member_ids};
-use crate::domain::model::{NewAccount, NewToken, Photo, PostalAddress, ProfileUpdate, UserFilter};
-use crate::domain::tokens::TokenInput;
-use crate::domain::validate::{self, Page};
-use crate::domain::{App, DomainError, DomainResult};
+use crate::rules::accounts::AccountInput;
+use crate::rules::address::EmailAddress;
+use crate::rules::groups::{group_name, member_ids};
+use crate::rules::model::{NewAccount, NewToken, Photo, PostalAddress, ProfileUpdate, UserFilter};
+use crate::rules::tokens::TokenInput;
+use crate::rules::validate::{self, Page};
+use crate::rules::{DomainError, DomainResult};
+use crate::service::App;
 use mailadmin_client::pb;
 use tonic::{Request, Response, Status};
 

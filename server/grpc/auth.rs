@@ -3,7 +3,8 @@
 //! extensions, and a role that may not call a method is refused before the
 //! handler runs (so PERMISSION_DENIED always comes before INVALID_ARGUMENT).
 
-use crate::domain::{App, DomainError, Principal, Role};
+use crate::rules::{DomainError, Principal, Role};
+use crate::service::App;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

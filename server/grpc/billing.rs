@@ -3,10 +3,10 @@
 use super::auth::principal;
 use super::convert::{self, id, organization_id};
 use super::services::billing_service_server::BillingService;
-use crate::domain::App;
-use crate::domain::credit::TopUpInput;
-use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult};
+use crate::rules::credit::TopUpInput;
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult};
+use crate::service::App;
 use mailadmin_client::pb;
 use tonic::{Request, Response, Status};
 

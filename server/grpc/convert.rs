@@ -1,16 +1,16 @@
 //! Conversions between proto messages and domain values, shared by the
 //! service files.
 
-use crate::domain::billing::{LedgerEntry, LedgerKind, Notification, NotificationKind};
-use crate::domain::model::{
+use crate::rules::billing::{LedgerEntry, LedgerKind, Notification, NotificationKind};
+use crate::rules::model::{
     AccountAddress, AccountState, AddressKind, AuditEvent, DnsRecord, Domain, DomainState, Group,
     GroupSharing, Organization, OutboxMessage, Photo, PostalAddress, Profile, RecordCheck,
     RecordPurpose, RecordType, TokenInfo, User,
 };
-use crate::domain::money::{CURRENCY, Money};
-use crate::domain::plans::{Plan, PlanTerms};
-use crate::domain::routing::{MatchKind, Route};
-use crate::domain::{DomainError, DomainResult, Role};
+use crate::rules::money::{CURRENCY, Money};
+use crate::rules::plans::{Plan, PlanTerms};
+use crate::rules::resolution::{MatchKind, Route};
+use crate::rules::{DomainError, DomainResult, Role};
 use chrono::{DateTime, Utc};
 use mailadmin_client::pb;
 

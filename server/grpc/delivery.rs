@@ -3,9 +3,10 @@
 
 use super::auth::principal;
 use super::services::delivery_service_server::DeliveryService;
-use crate::domain::delivery::Checked;
-use crate::domain::routing::Route;
-use crate::domain::{App, DomainError};
+use crate::rules::DomainError;
+use crate::rules::delivery::Checked;
+use crate::rules::resolution::Route;
+use crate::service::App;
 use mailadmin_client::pb;
 use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};

@@ -3,9 +3,9 @@
 use super::auth::principal;
 use super::convert::{self, id, organization_id};
 use super::services::domain_service_server::DomainService;
-use crate::domain::App;
-use crate::domain::domains::CheckOutcome;
-use crate::domain::validate::Page;
+use crate::rules::domains::CheckOutcome;
+use crate::rules::validate::Page;
+use crate::service::App;
 use mailadmin_client::pb;
 use tonic::{Request, Response, Status};
 
@@ -18,7 +18,7 @@ impl DomainApi {
         DomainApi { app }
     }
 
-    fn domain(&self, domain: crate::domain::model::Domain) -> pb::Domain {
+    fn domain(&self, domain: crate::rules::model::Domain) -> pb::Domain {
         let records = self.app.records(&domain);
         convert::domain(domain, records)
     }

@@ -1,7 +1,7 @@
 //! The one conversion from [`DomainError`] to a gRPC status. Exhaustive, so
 //! a new error kind cannot be mapped by accident.
 
-use crate::domain::DomainError;
+use crate::rules::DomainError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 

@@ -5,15 +5,15 @@ use super::entities::{
     addresses, audit_events, group_members, organizations, outbox, password_resets, plans, users,
 };
 use super::{Tx, db_err, unique_or};
-use crate::domain::clock::{from_millis, to_millis};
-use crate::domain::model::{
+use crate::clock::{from_millis, to_millis};
+use crate::rules::model::{
     AccountState, AddressKind, AuditEvent, NewAccount, NewAuditEvent, Organization, OutboxMessage,
     Photo, PostalAddress, Profile, ProfileUpdate, User, UserFilter,
 };
-use crate::domain::plans::{AccountCounts, Plan, PlanTerms};
-use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult, Kind};
-use crate::routing::RoutingKey;
+use crate::rules::plans::{AccountCounts, Plan, PlanTerms};
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Kind};
+use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -217,7 +217,7 @@ impl Tx {
         &self,
         user_id: i64,
         organization_id: i64,
-        address: &crate::domain::address::EmailAddress,
+        address: &crate::rules::address::EmailAddress,
         kind: AddressKind,
         now: DateTime<Utc>,
     ) -> DomainResult<addresses::Model> {

@@ -7,16 +7,16 @@ use super::entities::{
     addresses, ledger_entries, notifications, organizations, periods, plan_changes, plans, users,
 };
 use super::{Store, Tx, db_err, unique_or};
-use crate::domain::billing::{
+use crate::clock::{from_millis, to_millis};
+use crate::rules::billing::{
     AccountPosition, BillingWrite, LedgerEntry, LedgerKind, NewLedgerEntry, Notification,
     NotificationKind,
 };
-use crate::domain::clock::{from_millis, to_millis};
-use crate::domain::model::{AccountState, AddressKind};
-use crate::domain::money::Money;
-use crate::domain::plans::{Plan, PlanTerms};
-use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult, Kind};
+use crate::rules::model::{AccountState, AddressKind};
+use crate::rules::money::Money;
+use crate::rules::plans::{Plan, PlanTerms};
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Kind};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, LockBehavior, LockType};
 use sea_orm::{
@@ -564,7 +564,7 @@ impl Store {
         paid_until: DateTime<Utc>,
     ) -> DomainResult<Vec<i64>> {
         let tx = self.write().await?;
-        let now = to_millis(paid_until - crate::domain::billing::period_length());
+        let now = to_millis(paid_until - crate::rules::billing::period_length());
         let mut ids = Vec::with_capacity(count);
         for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
             let rows = chunk.iter().map(|i| users::ActiveModel {

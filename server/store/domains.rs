@@ -3,13 +3,13 @@
 
 use super::entities::{addresses, domains, notifications, organizations, users};
 use super::{Tx, db_err, unique_or};
-use crate::domain::address::EmailAddress;
-use crate::domain::clock::{from_millis, to_millis};
-use crate::domain::model::{AccountAddress, AccountState, AddressKind, Domain, DomainState, User};
-use crate::domain::routing::{self, AccountRoute, Directory, DomainRoute};
-use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult, Kind};
-use crate::routing::RoutingKey;
+use crate::clock::{from_millis, to_millis};
+use crate::rules::address::EmailAddress;
+use crate::rules::model::{AccountAddress, AccountState, AddressKind, Domain, DomainState, User};
+use crate::rules::resolution::{self, AccountRoute, Directory, DomainRoute};
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Kind};
+use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -401,7 +401,7 @@ impl Tx {
             .column(addresses::Column::Address)
             .column(addresses::Column::UserId)
             .column(addresses::Column::OrganizationId)
-            .filter(addresses::Column::Address.is_in(routing::candidates(address)))
+            .filter(addresses::Column::Address.is_in(resolution::candidates(address)))
             .into_tuple()
             .all(&self.txn)
             .await

@@ -3,10 +3,10 @@
 use super::accounts::user_from;
 use super::entities::{group_members, groups, users};
 use super::{Tx, db_err, unique_or};
-use crate::domain::clock::{from_millis, to_millis};
-use crate::domain::model::{Group, GroupSharing, User};
-use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult, Kind};
+use crate::clock::{from_millis, to_millis};
+use crate::rules::model::{Group, GroupSharing, User};
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Kind};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,

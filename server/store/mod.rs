@@ -8,11 +8,11 @@ mod billing;
 mod domains;
 mod entities;
 mod groups;
-mod routing;
+mod snapshot;
 mod tokens;
 
-use crate::domain::{DomainError, DomainResult, Kind};
-use crate::routing::{RoutingKey, RoutingTable};
+use crate::rules::{DomainError, DomainResult, Kind};
+use crate::snapshot::{RoutingKey, RoutingTable};
 use mailadmin_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -143,7 +143,7 @@ impl Tx {
     pub async fn commit(self) -> DomainResult<()> {
         let keys = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
         if !keys.is_empty() && self.txn.get_database_backend() == DbBackend::Postgres {
-            routing::notify(&self.txn, &keys).await?;
+            snapshot::notify(&self.txn, &keys).await?;
         }
         self.txn.commit().await.map_err(db_err)?;
         if !keys.is_empty()

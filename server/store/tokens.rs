@@ -3,11 +3,11 @@
 
 use super::entities::tokens;
 use super::{Tx, db_err};
-use crate::domain::clock::{from_millis, to_millis};
-use crate::domain::model::TokenInfo;
-use crate::domain::validate::Page;
-use crate::domain::{DomainError, DomainResult, Role};
-use crate::routing::RoutingKey;
+use crate::clock::{from_millis, to_millis};
+use crate::rules::model::TokenInfo;
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Role};
+use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{

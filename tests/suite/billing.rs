@@ -577,7 +577,7 @@ impl Fixture for Threshold50 {
         Threshold50
     }
     fn configure(&self, settings: &mut mailadmin_server::Settings) {
-        settings.low_balance_threshold = mailadmin_server::domain::money::Money::from_cents(5000);
+        settings.low_balance_threshold = mailadmin_server::rules::money::Money::from_cents(5000);
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::harness::*;
 use mailadmin_client::pb;
-use mailadmin_server::domain::money::Money;
+use mailadmin_server::rules::money::Money;
 use mailadmin_server::store::Store;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::collections::{HashMap, HashSet};
@@ -124,7 +124,7 @@ async fn kill_and_restart(url: &str) {
             org,
             "seed",
             ACCOUNTS as usize,
-            mailadmin_server::domain::plans::Plan::Entry,
+            mailadmin_server::rules::plans::Plan::Entry,
             Money::from_cents(ENTRY_CENTS),
             paid_until,
         )

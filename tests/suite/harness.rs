@@ -8,7 +8,7 @@
 use crate::dns_server::{SilentDns, TestDns};
 use chrono::{DateTime, TimeZone, Utc};
 use mailadmin_client::pb;
-use mailadmin_server::domain::clock::ManualClock;
+use mailadmin_server::clock::ManualClock;
 use mailadmin_server::{RunningServer, Settings};
 use pb::admin_service_client::AdminServiceClient;
 use pb::domain_service_client::DomainServiceClient;

@@ -2,9 +2,9 @@
 //! function through [`Directory`].
 
 use super::RoutingKey;
-use crate::domain::model::AccountState;
-use crate::domain::principal::Principal;
-use crate::domain::routing::{AccountRoute, Directory, DomainRoute};
+use crate::rules::model::AccountState;
+use crate::rules::principal::Principal;
+use crate::rules::resolution::{AccountRoute, Directory, DomainRoute};
 // foldhash, not SipHash: the maps are hashed for every recipient and token
 // check; seeded per process, and the keys are chosen by the provider's own
 // admins, not by whoever sends mail.
@@ -265,9 +265,9 @@ impl RoutingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::address::EmailAddress;
-    use crate::domain::principal::Role;
-    use crate::domain::routing::{MatchKind, Route, resolve};
+    use crate::rules::address::EmailAddress;
+    use crate::rules::principal::Role;
+    use crate::rules::resolution::{MatchKind, Route, resolve};
 
     #[test]
     fn patches_change_what_resolution_sees() {

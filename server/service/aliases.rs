@@ -1,12 +1,13 @@
 //! Aliases: more addresses for an account, within its plan's limit; and
 //! ResolveAddress, which shows where an address routes.
 
-use super::accounts::Access;
-use super::address::EmailAddress;
-use super::model::{AccountAddress, AccountState, AddressKind};
-use super::organizations::audit;
-use super::routing::{self, Route};
-use super::{App, DomainError, DomainResult, Kind, Principal};
+use super::Access;
+use super::App;
+use crate::rules::address::EmailAddress;
+use crate::rules::audit::audit;
+use crate::rules::model::{AccountAddress, AccountState, AddressKind};
+use crate::rules::resolution::{self, Route};
+use crate::rules::{DomainError, DomainResult, Kind, Principal};
 
 impl App {
     pub async fn add_alias(
@@ -144,6 +145,6 @@ impl App {
             self.authorize_organization(&tx, principal, organization_id)
                 .await?;
         }
-        Ok(routing::resolve(&facts, &address))
+        Ok(resolution::resolve(&facts, &address))
     }
 }

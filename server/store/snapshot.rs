@@ -1,15 +1,15 @@
-//! Keeps the routing snapshot (`crate::routing`) in step with the database:
+//! Keeps the routing snapshot (`crate::snapshot`) in step with the database:
 //! the full load at start, the re-read of what a transaction touched (right
 //! after it commits, before the RPC returns), `NOTIFY` of those keys on
 //! PostgreSQL, and the `LISTEN` loop that applies other replicas' changes.
 
 use super::entities::{addresses, domains, organizations, tokens, users};
 use super::{Store, db_err};
-use crate::domain::clock::to_millis;
-use crate::domain::model::{AccountState, DomainState};
-use crate::domain::principal::{Principal, Role};
-use crate::domain::{DomainError, DomainResult};
-use crate::routing::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
+use crate::clock::to_millis;
+use crate::rules::model::{AccountState, DomainState};
+use crate::rules::principal::{Principal, Role};
+use crate::rules::{DomainError, DomainResult};
+use crate::snapshot::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
@@ -151,7 +151,7 @@ impl Store {
     }
 
     /// Re-reads what `keys` name and patches the snapshot. Refreshes run
-    /// one at a time (see [`crate::routing::RoutingTable`]).
+    /// one at a time (see [`crate::snapshot::RoutingTable`]).
     pub async fn refresh_routing(&self, keys: &[RoutingKey]) -> DomainResult<()> {
         if keys.is_empty() {
             return Ok(());

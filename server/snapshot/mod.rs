@@ -11,9 +11,9 @@
 //! for `store::routing::FEED_SILENCE`), listens again and reloads in full;
 //! so does one whose re-read failed (`Store::request_routing_reload`).
 
-mod snapshot;
+mod table;
 
-pub use snapshot::{AccountEntry, RoutingTable, Snapshot, TokenEntry};
+pub use table::{AccountEntry, RoutingTable, Snapshot, TokenEntry};
 
 /// Something a transaction changed that routing or authentication depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -6,21 +6,14 @@
 //! position only moves forward, and the unique (account, period) key backs
 //! both.
 
-use super::billing::{self, BillingWrite, Credit, RenewalOutcome};
-use super::model::NewAuditEvent;
-use super::money::Money;
-use super::plans::Plan;
-use super::{App, DomainError, DomainResult, Principal};
+use super::App;
+use crate::rules::billing::{self, BillingWrite, Credit, RenewalOutcome};
+use crate::rules::model::NewAuditEvent;
+use crate::rules::money::Money;
+use crate::rules::plans::Plan;
+use crate::rules::renewals::RenewalSummary;
+use crate::rules::{DomainError, DomainResult, Principal};
 use std::collections::HashMap;
-
-/// What one run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RenewalSummary {
-    pub charged: u32,
-    pub total_charged: Money,
-    pub moved_to_free: u32,
-    pub unpaid: u32,
-}
 
 impl App {
     /// RunRenewals, by an operator.

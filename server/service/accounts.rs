@@ -2,54 +2,20 @@
 //! passwords (set, change, reset), enable/disable/delete, and reading the
 //! audit log and the outbox.
 
-use super::address::EmailAddress;
-use super::model::{
+use super::App;
+use super::organizations::ensure_unique_account;
+use crate::rules::accounts::{
+    RESET_TOKEN_TTL, normalize_login, require_not_deleted, stored_address,
+};
+use crate::rules::audit::audit;
+use crate::rules::model::{
     AccountState, AddressKind, AuditEvent, NewAccount, OutboxMessage, Paged, ProfileUpdate, User,
     UserFilter,
 };
-use super::organizations::{audit, ensure_unique_account};
-use super::plans::Plan;
-use super::validate::{self, Page, Password, Username};
-use super::{App, DomainError, DomainResult, Kind, Principal, Role, secrets};
+use crate::rules::validate::{Page, Password};
+use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
+use crate::secrets;
 use crate::store::Tx;
-use chrono::Duration;
-
-/// How long a password-reset token is valid.
-pub const RESET_TOKEN_TTL: Duration = Duration::hours(1);
-
-/// The raw fields of a new account, as they come off the wire.
-pub struct AccountInput {
-    pub last_name: String,
-    pub first_name: String,
-    pub username: String,
-    pub primary_address: String,
-    pub password: String,
-    pub plan: Option<Plan>,
-}
-
-impl NewAccount {
-    /// Validates every field; the first bad one is reported by name.
-    pub fn parse(input: AccountInput) -> DomainResult<NewAccount> {
-        let last_name = validate::person_name("last_name", &input.last_name)?;
-        let first_name = validate::person_name("first_name", &input.first_name)?;
-        let username = Username::parse("username", &input.username)?;
-        let primary_address = EmailAddress::parse_new("primary_address", &input.primary_address)?;
-        let password = Password::new(
-            "password",
-            &input.password,
-            username.as_str(),
-            Some(&primary_address),
-        )?;
-        Ok(NewAccount {
-            first_name,
-            last_name,
-            username,
-            primary_address,
-            password,
-            plan: input.plan.unwrap_or(Plan::Free),
-        })
-    }
-}
 
 impl App {
     pub async fn create_user(
@@ -333,7 +299,7 @@ impl App {
         tx.insert_outbox(&recipient, "Reset your mailadmin password", &body, now)
             .await?;
         tx.record(
-            super::model::NewAuditEvent {
+            crate::rules::model::NewAuditEvent {
                 actor: format!("user {} (self-service)", user.id),
                 organization_id: Some(user.organization_id),
                 action: "user.request_password_reset",
@@ -383,7 +349,7 @@ impl App {
         tx.set_password_hash(user_id, hash, now).await?;
         let revoked = tx.revoke_user_tokens(user_id, now).await?;
         tx.record(
-            super::model::NewAuditEvent {
+            crate::rules::model::NewAuditEvent {
                 actor: format!("user {user_id} (reset token)"),
                 organization_id: Some(user.organization_id),
                 action: "user.reset_password",
@@ -558,57 +524,4 @@ pub(crate) enum Access {
     SelfOrManage,
     /// Only whoever manages its organization.
     Manage,
-}
-
-fn require_not_deleted(user: &User) -> DomainResult<()> {
-    if user.state == AccountState::Deleted {
-        Err(DomainError::precondition(format!(
-            "account {} is deleted",
-            user.id
-        )))
-    } else {
-        Ok(())
-    }
-}
-
-fn stored_address(user: &User) -> DomainResult<EmailAddress> {
-    EmailAddress::parse("primary_address", &user.primary_address)
-        .map_err(|e| DomainError::internal(format!("user {}: stored address: {e}", user.id)))
-}
-
-/// A login is a username or a primary address; both are stored normalized.
-pub(crate) fn normalize_login(login: &str) -> DomainResult<String> {
-    let login = login.trim();
-    if login.is_empty() {
-        return Err(DomainError::invalid("login", "is empty"));
-    }
-    if login.contains('@') {
-        // An unparseable address cannot match any account: look it up as
-        // typed (lower-cased) so the answer stays "invalid login".
-        Ok(EmailAddress::parse("login", login)
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| login.to_lowercase()))
-    } else {
-        Ok(login.to_ascii_lowercase())
-    }
-}
-
-impl ProfileUpdate {
-    /// Names of the fields this update touches, for the audit log.
-    pub fn changed_fields(&self) -> Vec<&'static str> {
-        let mut fields = Vec::new();
-        let mut note = |set: bool, name| {
-            if set {
-                fields.push(name);
-            }
-        };
-        note(self.first_name.is_some(), "first_name");
-        note(self.last_name.is_some(), "last_name");
-        note(self.external_email.is_some(), "external_email");
-        note(self.mobile_phone.is_some(), "mobile_phone");
-        note(self.postal_address.is_some(), "postal_address");
-        note(self.birth_date.is_some(), "birth_date");
-        note(self.photo.is_some(), "photo");
-        fields
-    }
 }

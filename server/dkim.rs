@@ -2,7 +2,7 @@
 //! domain is added. The public half goes into the DKIM DNS record; the
 //! private half is kept for the signing path.
 
-use super::error::{DomainError, DomainResult};
+use crate::rules::{DomainError, DomainResult};
 use rand::rngs::OsRng;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};

@@ -12,9 +12,11 @@
 //! Throttled attempts are refused before any password is checked: no
 //! Argon2 work for an attacker to spend, no oracle.
 
-use super::accounts::normalize_login;
-use super::model::AccountState;
-use super::{App, DomainError, DomainResult, secrets};
+use super::App;
+use crate::rules::accounts::normalize_login;
+use crate::rules::model::AccountState;
+use crate::rules::{DomainError, DomainResult};
+use crate::secrets;
 use crate::store::UserRow;
 use std::net::IpAddr;
 
@@ -37,7 +39,7 @@ impl App {
             return Err(DomainError::invalid("password", "is empty"));
         }
         let row = self.store().read().await?.find_login(&login).await?;
-        let now = super::clock::to_millis(self.now());
+        let now = crate::clock::to_millis(self.now());
         // An account is counted once however it is named (username or
         // primary address, any case); a login no account has, by its normalized form.
         let login_key = match &row {
@@ -67,7 +69,7 @@ impl App {
         stored: String,
         password: String,
     ) -> DomainResult<bool> {
-        let now = super::clock::to_millis(self.now());
+        let now = crate::clock::to_millis(self.now());
         let key = format!("account:{user_id}");
         self.refuse_if_throttled(&key, None, now)?;
         let matches = secrets::verify_password(password, Some(stored)).await;

@@ -1,10 +1,13 @@
 //! Organizations and their master accounts (operator calls), and the
 //! access rules every organization-scoped call goes through.
 
-use super::model::{NewAccount, NewAuditEvent, Organization, Paged, User};
-use super::plans::Plan;
-use super::validate::Page;
-use super::{App, DomainError, DomainResult, Kind, Principal, Role, secrets};
+use super::App;
+use crate::rules::audit::audit;
+use crate::rules::model::{NewAccount, Organization, Paged, User};
+use crate::rules::plans::Plan;
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
+use crate::secrets;
 use crate::store::Tx;
 
 impl App {
@@ -159,27 +162,4 @@ pub(crate) async fn ensure_unique_account(tx: &Tx, account: &NewAccount) -> Doma
         });
     }
     Ok(())
-}
-
-/// Starts an audit event for `principal` doing `action` on `target`.
-pub(crate) fn audit(
-    principal: &Principal,
-    organization_id: Option<i64>,
-    action: &'static str,
-    target: String,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        actor: principal.actor(),
-        organization_id,
-        action,
-        target,
-        details: String::new(),
-    }
-}
-
-impl NewAuditEvent {
-    pub fn details(mut self, details: impl Into<String>) -> Self {
-        self.details = details.into();
-        self
-    }
 }

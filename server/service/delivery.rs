@@ -2,31 +2,23 @@
 //! routing snapshot, never the database), may this login sign in, and
 //! which addresses may it send as.
 
-use super::accounts::normalize_login;
-use super::address::EmailAddress;
-use super::model::AccountState;
-use super::routing::{self, Route};
-use super::{App, DomainError, DomainResult};
+use super::App;
+use crate::rules::accounts::normalize_login;
+use crate::rules::address::EmailAddress;
+use crate::rules::delivery::{Authenticated, Checked, MAX_BATCH};
+use crate::rules::model::AccountState;
+use crate::rules::resolution::{self, Route};
+use crate::rules::{DomainError, DomainResult};
 use std::net::IpAddr;
-
-/// At most this many recipients per batch.
-pub const MAX_BATCH: usize = 1000;
-
-/// What a recipient check answers for one address of a batch.
-pub type Checked = Result<Route, String>;
-
-/// An account allowed to sign in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authenticated {
-    pub user_id: i64,
-    pub primary_address: String,
-}
 
 impl App {
     /// One recipient; a malformed address is INVALID_ARGUMENT.
     pub fn check_recipient(&self, address: &str) -> DomainResult<Route> {
         let address = EmailAddress::parse("address", address)?;
-        Ok(routing::resolve(&*self.store().routing().read(), &address))
+        Ok(resolution::resolve(
+            &*self.store().routing().read(),
+            &address,
+        ))
     }
 
     /// Many recipients under one read of the snapshot; a malformed address
@@ -48,7 +40,7 @@ impl App {
         let snapshot = self.store().routing().read();
         Ok(parsed
             .into_iter()
-            .map(|address| address.map(|a| routing::resolve(&*snapshot, &a)))
+            .map(|address| address.map(|a| resolution::resolve(&*snapshot, &a)))
             .collect())
     }
 

@@ -2,33 +2,17 @@
 //! of an account's life: the first period charged at creation, the unused
 //! value refunded at deletion.
 
-use super::accounts::Access;
-use super::billing::{self, BillingWrite, Credit, Quote};
-use super::model::{AccountState, User};
-use super::money::Money;
-use super::organizations::audit;
-use super::plans::{Plan, PlanTerms};
-use super::{App, DomainError, DomainResult, Kind, Principal};
+use super::Access;
+use super::App;
+use crate::rules::audit::audit;
+use crate::rules::billing::{self, BillingWrite, Credit};
+use crate::rules::model::User;
+use crate::rules::money::Money;
+use crate::rules::plans::{Plan, PlanTerms};
+use crate::rules::subscriptions::{SubscriptionChange, require_changeable};
+use crate::rules::{DomainError, DomainResult, Kind, Principal};
 use crate::store::{PlanChangeRecord, Tx};
 use chrono::{DateTime, Utc};
-
-/// The outcome of ChangeSubscription (or of its preview).
-pub struct SubscriptionChange {
-    pub user: User,
-    pub refund: Money,
-    pub charge: Money,
-    pub balance: Money,
-}
-
-impl SubscriptionChange {
-    pub fn net(&self) -> Money {
-        Quote {
-            refund: self.refund,
-            charge: self.charge,
-        }
-        .net()
-    }
-}
 
 impl App {
     /// What changing `user_id` to `plan` now would refund and charge.
@@ -244,25 +228,4 @@ impl App {
         credit.finish(&mut write);
         tx.apply_billing(write, now).await
     }
-}
-
-fn require_changeable(user: &User, plan: Plan) -> DomainResult<()> {
-    if user.is_master {
-        return Err(DomainError::precondition(
-            "the master account's plan is the customer's own subscription: an operator sets it with SetMasterPlan",
-        ));
-    }
-    if user.state == AccountState::Deleted {
-        return Err(DomainError::precondition(format!(
-            "account {} is deleted",
-            user.id
-        )));
-    }
-    if user.plan == plan {
-        return Err(DomainError::precondition(format!(
-            "the account is already on the {} plan",
-            plan.as_str()
-        )));
-    }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 //! SHA-256 digest, so checking one is a single indexed lookup; passwords are
 //! Argon2id, hashed off the async runtime.
 
-use super::error::{DomainError, DomainResult};
+use crate::rules::{DomainError, DomainResult};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;

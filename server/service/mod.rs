@@ -1,40 +1,29 @@
-//! Business rules: plain Rust types and decisions, no tonic and no sea-orm.
-//! `App` is the entry point the gRPC handlers call; each module adds the
-//! operations of one area to it and carries them out through `store`.
+//! Use cases: one function per RPC. Each reads the facts through
+//! `store/`, asks `rules/` for a decision, writes it in one transaction
+//! (which refreshes the routing snapshot on commit) with its audit event.
+//! `App` holds what they share: the store, the clock, the settings, the
+//! DNS resolver and the sign-in throttles.
 
-pub mod accounts;
-pub mod address;
-pub mod aliases;
-pub mod billing;
-pub mod clock;
-pub mod credit;
-pub mod delivery;
-pub mod dkim;
-pub mod domains;
-pub mod error;
-pub mod groups;
-pub mod model;
-pub mod money;
-pub mod organizations;
-pub mod plans;
-pub mod principal;
-pub mod renewals;
-pub mod routing;
-pub mod secrets;
+mod accounts;
+mod aliases;
+mod credit;
+mod delivery;
+mod domains;
+mod groups;
+mod organizations;
+mod renewals;
 mod signin;
-pub mod subscriptions;
-pub mod throttle;
-pub mod tokens;
-pub mod validate;
+mod subscriptions;
+mod throttle;
+mod tokens;
 
-pub use error::{DomainError, DomainResult, Kind};
-pub use principal::{Principal, Role};
+pub(crate) use accounts::Access;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dns::DnsResolver;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
-use clock::Clock;
 use std::sync::Arc;
 
 /// The application: storage, time and settings, shared by every handler.
@@ -52,8 +41,10 @@ pub struct App {
 
 /// Failed sign-ins allowed per login in [`THROTTLE_WINDOW`].
 pub const LOGIN_FAILURES: u32 = 10;
+
 /// Failed sign-ins allowed per client address in [`THROTTLE_WINDOW`].
 pub const ADDRESS_FAILURES: u32 = 50;
+
 pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl App {

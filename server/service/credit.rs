@@ -2,74 +2,19 @@
 //! balance (with the simulated first unpaid renewal), top-ups, the ledger,
 //! notifications, and the plan catalog.
 
-use super::billing::{self, About, Credit, LedgerEntry, LedgerKind, Notification};
-use super::money::Money;
-use super::organizations::audit;
-use super::plans::{Plan, PlanTerms};
-use super::validate::{self, Page};
-use super::{App, DomainError, DomainResult, Kind, Principal};
+use super::App;
+use crate::rules::audit::audit;
+use crate::rules::billing::{self, About, Credit, LedgerEntry, LedgerKind, Notification};
+use crate::rules::credit::{BalanceView, TopUpInput};
+use crate::rules::money::Money;
+use crate::rules::plans::{Plan, PlanTerms};
+use crate::rules::validate::Page;
+use crate::rules::{DomainError, DomainResult, Kind, Principal};
 use crate::store::Tx;
 use chrono::{DateTime, Duration, Utc};
 
 /// How far ahead GetBalance simulates renewals.
 const BALANCE_HORIZON_DAYS: i64 = 400;
-
-pub struct BalanceView {
-    pub balance: Money,
-    pub monthly_cost: Money,
-    pub first_unpaid_renewal_at: Option<DateTime<Utc>>,
-    pub low_balance: bool,
-    pub threshold: Money,
-    pub unpaid_accounts: u32,
-}
-
-/// A validated TopUp.
-pub struct TopUpInput {
-    pub organization_id: i64,
-    pub amount: Money,
-    pub idempotency_key: String,
-    pub payment_reference: String,
-}
-
-impl TopUpInput {
-    pub fn parse(
-        organization_id: i64,
-        amount: Money,
-        idempotency_key: &str,
-        payment_reference: &str,
-    ) -> DomainResult<Self> {
-        if organization_id <= 0 {
-            return Err(DomainError::invalid(
-                "organization_id",
-                "is required (a positive id)",
-            ));
-        }
-        if !amount.is_positive() {
-            return Err(DomainError::invalid(
-                "amount.amount",
-                "must be greater than 0",
-            ));
-        }
-        if amount.cents() > billing::MAX_CREDIT_CENTS {
-            return Err(DomainError::invalid(
-                "amount.amount",
-                format!(
-                    "must be at most {}",
-                    Money::from_cents(billing::MAX_CREDIT_CENTS)
-                ),
-            ));
-        }
-        let idempotency_key = validate::bounded_text("idempotency_key", idempotency_key, 128)?;
-        let payment_reference =
-            validate::bounded_text("payment_reference", payment_reference, 200)?;
-        Ok(TopUpInput {
-            organization_id,
-            amount,
-            idempotency_key,
-            payment_reference,
-        })
-    }
-}
 
 impl App {
     /// Balance, ledger and notifications stay readable when the master is on
@@ -202,14 +147,14 @@ impl App {
         principal: &Principal,
         organization_id: i64,
         page: Page,
-    ) -> DomainResult<super::model::Paged<LedgerEntry>> {
+    ) -> DomainResult<crate::rules::model::Paged<LedgerEntry>> {
         let tx = self.store().read().await?;
         let organization_id = self
             .authorize_billing_read(&tx, principal, organization_id)
             .await?;
         let items = tx.list_ledger(organization_id, page).await?;
         let next_page_token = page.next_token(items.len(), items.last().map(|e| e.id));
-        Ok(super::model::Paged {
+        Ok(crate::rules::model::Paged {
             items,
             next_page_token,
         })
@@ -220,14 +165,14 @@ impl App {
         principal: &Principal,
         organization_id: i64,
         page: Page,
-    ) -> DomainResult<super::model::Paged<Notification>> {
+    ) -> DomainResult<crate::rules::model::Paged<Notification>> {
         let tx = self.store().read().await?;
         let organization_id = self
             .authorize_billing_read(&tx, principal, organization_id)
             .await?;
         let items = tx.list_notifications(organization_id, page).await?;
         let next_page_token = page.next_token(items.len(), items.last().map(|n| n.id));
-        Ok(super::model::Paged {
+        Ok(crate::rules::model::Paged {
             items,
             next_page_token,
         })

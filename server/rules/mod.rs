@@ -1,0 +1,27 @@
+//! The rules: plain Rust types in, decisions out. Nothing here reads the
+//! database, the clock, the network or the routing snapshot; `service/`
+//! gathers the facts, asks these functions, and carries the decision out.
+//! `.ci/run` fails if this layer imports `store`, `sea_orm`, `tonic` or
+//! `tokio`.
+
+pub mod accounts;
+pub mod address;
+pub mod audit;
+pub mod billing;
+pub mod credit;
+pub mod delivery;
+pub mod domains;
+pub mod error;
+pub mod groups;
+pub mod model;
+pub mod money;
+pub mod plans;
+pub mod principal;
+pub mod renewals;
+pub mod resolution;
+pub mod subscriptions;
+pub mod tokens;
+pub mod validate;
+
+pub use error::{DomainError, DomainResult, Kind};
+pub use principal::{Principal, Role};
