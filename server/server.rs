@@ -116,6 +116,7 @@ pub async fn spawn(
 
     let layer = tower::ServiceBuilder::new()
         .layer(grpc::InFlightLayer::new(in_flight.clone()))
+        .layer(grpc::RequestIdLayer)
         .layer(grpc::AuthLayer::new(app.clone()));
     let router = Server::builder()
         .layer(layer)

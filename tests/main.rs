@@ -38,5 +38,7 @@ mod organizations;
 mod passwords;
 #[path = "suite/profile.rs"]
 mod profile;
+#[path = "suite/request_ids.rs"]
+mod request_ids;
 #[path = "suite/shutdown.rs"]
 mod shutdown;

@@ -7,6 +7,7 @@ mod billing;
 mod convert;
 mod delivery;
 mod domain;
+mod request_id;
 mod status;
 
 pub use admin::AdminApi;
@@ -14,6 +15,7 @@ pub use auth::{Access, AuthLayer, InFlightLayer, access, principal};
 pub use billing::BillingApi;
 pub use delivery::DeliveryApi;
 pub use domain::DomainApi;
+pub use request_id::RequestIdLayer;
 
 /// The generated service traits and servers (messages are in `mailadmin_client::pb`).
 #[allow(clippy::all)]

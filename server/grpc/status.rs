@@ -1,6 +1,10 @@
 //! The one conversion from [`DomainError`] to a gRPC status. Exhaustive, so
-//! a new error kind cannot be mapped by accident.
+//! a new error kind cannot be mapped by accident. `UNAVAILABLE` and
+//! `INTERNAL` never carry the underlying error's text (driver messages,
+//! addresses, SQL): it is logged, and the answer names the request id the
+//! log line carries.
 
+use super::request_id;
 use crate::rules::DomainError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -46,14 +50,50 @@ impl From<DomainError> for Status {
                     retry_after_seconds,
                 ))),
             ),
-            DomainError::Unavailable(message) => {
-                tracing::warn!(error = %message, "dependency unavailable");
-                Status::unavailable(message)
+            DomainError::Unavailable { dependency, detail } => {
+                tracing::warn!(%dependency, error = %detail, "dependency unavailable");
+                Status::unavailable(format!(
+                    "{dependency} did not answer; retry later{}",
+                    quote_request_id()
+                ))
             }
             DomainError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                Status::internal("internal error; the server log has the details")
+                Status::internal(format!(
+                    "internal error; the server log has the details{}",
+                    quote_request_id()
+                ))
             }
         }
+    }
+}
+
+fn quote_request_id() -> String {
+    request_id::current()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Dependency;
+
+    #[test]
+    fn unavailable_and_internal_hide_their_detail() {
+        let secret = "connection to postgres://admin:hunter2@10.1.2.3 refused";
+        let unavailable = Status::from(DomainError::unavailable(Dependency::Database, secret));
+        assert_eq!(unavailable.code(), Code::Unavailable);
+        assert_eq!(
+            unavailable.message(),
+            "the database did not answer; retry later"
+        );
+        let internal = Status::from(DomainError::internal(secret));
+        assert_eq!(internal.code(), Code::Internal);
+        assert!(
+            !internal.message().contains("hunter2"),
+            "{}",
+            internal.message()
+        );
     }
 }

@@ -33,13 +33,35 @@ pub enum DomainError {
     /// Too many failed attempts; retry after this many seconds.
     #[error("too many failed attempts; retry in {retry_after_seconds} s")]
     Throttled { retry_after_seconds: u64 },
-    /// A dependency (the database, DNS) did not answer; retrying may help.
-    #[error("{0}")]
-    Unavailable(String),
+    /// A dependency did not answer; retrying may help. The caller learns
+    /// which dependency; `detail` (driver text, addresses) goes to the log only.
+    #[error("{dependency} unavailable: {detail}")]
+    Unavailable {
+        dependency: Dependency,
+        detail: String,
+    },
     /// A bug or an unexpected storage failure. Logged in full, answered
     /// with a generic message.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What did not answer, in words a caller can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    Database,
+    Dns,
+    ChangeFeed,
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dependency::Database => "the database",
+            Dependency::Dns => "the DNS resolver",
+            Dependency::ChangeFeed => "the routing change feed",
+        })
+    }
 }
 
 /// The kinds of object a NotFound or AlreadyExists names.
@@ -101,6 +123,13 @@ impl DomainError {
 
     pub fn precondition(reason: impl Into<String>) -> Self {
         DomainError::FailedPrecondition(reason.into())
+    }
+
+    pub fn unavailable(dependency: Dependency, detail: impl fmt::Display) -> Self {
+        DomainError::Unavailable {
+            dependency,
+            detail: detail.to_string(),
+        }
     }
 
     pub fn internal(detail: impl fmt::Display) -> Self {

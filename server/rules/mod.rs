@@ -23,5 +23,5 @@ pub mod subscriptions;
 pub mod tokens;
 pub mod validate;
 
-pub use error::{DomainError, DomainResult, Kind};
+pub use error::{Dependency, DomainError, DomainResult, Kind};
 pub use principal::{Principal, Role};

@@ -16,7 +16,7 @@ use crate::rules::model::{
 };
 use crate::rules::resolution::ROLE_LOCAL_PARTS;
 use crate::rules::validate::Page;
-use crate::rules::{DomainError, DomainResult, Kind, Principal};
+use crate::rules::{Dependency, DomainError, DomainResult, Kind, Principal};
 use crate::secrets;
 use crate::store::{NewDomainRow, Tx};
 
@@ -519,5 +519,5 @@ impl App {
 }
 
 fn dns_unavailable(error: DnsError) -> DomainError {
-    DomainError::Unavailable(error.to_string())
+    DomainError::unavailable(Dependency::Dns, error)
 }

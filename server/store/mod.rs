@@ -11,7 +11,7 @@ mod groups;
 mod snapshot;
 mod tokens;
 
-use crate::rules::{DomainError, DomainResult, Kind};
+use crate::rules::{Dependency, DomainError, DomainResult, Kind};
 use crate::snapshot::{RoutingKey, RoutingTable};
 use mailadmin_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -172,7 +172,7 @@ impl Tx {
 pub(crate) fn db_err(e: DbErr) -> DomainError {
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-            DomainError::Unavailable(format!("database unavailable: {e}"))
+            DomainError::unavailable(Dependency::Database, e)
         }
         other => DomainError::internal(format!("database error: {other}")),
     }

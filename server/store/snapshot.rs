@@ -8,7 +8,7 @@ use super::{Store, db_err};
 use crate::clock::to_millis;
 use crate::rules::model::{AccountState, DomainState};
 use crate::rules::principal::{Principal, Role};
-use crate::rules::{DomainError, DomainResult};
+use crate::rules::{Dependency, DomainError, DomainResult};
 use crate::snapshot::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
@@ -309,11 +309,10 @@ impl Store {
             .connect_lazy_with((*options).clone());
         let mut listener = PgListener::connect_with(&own)
             .await
-            .map_err(|e| DomainError::Unavailable(format!("routing change feed: {e}")))?;
-        listener
-            .listen(CHANNEL)
-            .await
-            .map_err(|e| DomainError::Unavailable(format!("routing change feed: LISTEN: {e}")))?;
+            .map_err(|e| DomainError::unavailable(Dependency::ChangeFeed, e))?;
+        listener.listen(CHANNEL).await.map_err(|e| {
+            DomainError::unavailable(Dependency::ChangeFeed, format!("LISTEN: {e}"))
+        })?;
         Ok(listener)
     }
 
