@@ -2,6 +2,17 @@
 //! a client address) in a fixed window; past that, attempts are refused
 //! until the window ends, without checking the password (no oracle, no
 //! Argon2 work for an attacker to spend).
+//!
+//! Why not `governor`: its keyed GCRA limiter spends a cell on every check
+//! and has no way to ask "would this be allowed?" without spending one,
+//! whereas a sign-in must be refused *before* the password is checked and
+//! counted only *after* it turned out wrong (a right password costs
+//! nothing). GCRA would also change the answer: with 10 per 15 minutes it
+//! lets one more guess through every 90 s instead of refusing until the
+//! window ends, and its retry-after would be 90 s, not the window's end
+//! (docs/rules.md#throttle-limits). What this needs is a counter per key,
+//! which is what this is; the counters move to the database when they
+//! must hold across replicas.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
