@@ -9,8 +9,9 @@ use crate::rules::accounts::AccountInput;
 use crate::rules::address::EmailAddress;
 use crate::rules::groups::{group_name, member_ids};
 use crate::rules::model::{NewAccount, NewToken, Photo, PostalAddress, ProfileUpdate, UserFilter};
+use crate::rules::paging::Page;
 use crate::rules::tokens::TokenInput;
-use crate::rules::validate::{self, Page};
+use crate::rules::validate;
 use crate::rules::{DomainError, DomainResult};
 use crate::service::App;
 use mailadmin_client::pb;
@@ -188,13 +189,14 @@ impl AdminService for AdminApi {
             include_inactive,
         } = request.into_inner();
         let page = Page::parse(page_size, &page_token)?;
-        let tokens = self
+        let (tokens, next_page_token) = self
             .app
             .list_tokens(&principal, organization_id, include_inactive, page)
-            .await?;
+            .await?
+            .into_wire(convert::token);
         Ok(Response::new(pb::ListTokensResponse {
-            tokens: tokens.items.into_iter().map(convert::token).collect(),
-            next_page_token: tokens.next_page_token,
+            tokens,
+            next_page_token,
         }))
     }
 
@@ -254,14 +256,14 @@ impl AdminService for AdminApi {
             page_token,
         } = request.into_inner();
         let page = Page::parse(page_size, &page_token)?;
-        let organizations = self.app.list_organizations(&principal, page).await?;
+        let (organizations, next_page_token) = self
+            .app
+            .list_organizations(&principal, page)
+            .await?
+            .into_wire(convert::organization);
         Ok(Response::new(pb::ListOrganizationsResponse {
-            organizations: organizations
-                .items
-                .into_iter()
-                .map(convert::organization)
-                .collect(),
-            next_page_token: organizations.next_page_token,
+            organizations,
+            next_page_token,
         }))
     }
 
@@ -342,10 +344,14 @@ impl AdminService for AdminApi {
                 Some(validate::bounded_text("query", query, 254)?)
             },
         };
-        let users = self.app.list_users(&principal, org, filter, page).await?;
+        let (users, next_page_token) = self
+            .app
+            .list_users(&principal, org, filter, page)
+            .await?
+            .into_wire(convert::user);
         Ok(Response::new(pb::ListUsersResponse {
-            users: users.items.into_iter().map(convert::user).collect(),
-            next_page_token: users.next_page_token,
+            users,
+            next_page_token,
         }))
     }
 
@@ -450,14 +456,14 @@ impl AdminService for AdminApi {
             page_token,
         } = request.into_inner();
         let page = Page::parse(page_size, &page_token)?;
-        let messages = self.app.list_outbox(&principal, page).await?;
+        let (messages, next_page_token) = self
+            .app
+            .list_outbox(&principal, page)
+            .await?
+            .into_wire(convert::outbox_message);
         Ok(Response::new(pb::ListOutboxResponse {
-            messages: messages
-                .items
-                .into_iter()
-                .map(convert::outbox_message)
-                .collect(),
-            next_page_token: messages.next_page_token,
+            messages,
+            next_page_token,
         }))
     }
 
@@ -678,10 +684,14 @@ impl AdminService for AdminApi {
         } = request.into_inner();
         let org = organization_id(org)?;
         let page = Page::parse(page_size, &page_token)?;
-        let groups = self.app.list_groups(&principal, org, page).await?;
+        let (groups, next_page_token) = self
+            .app
+            .list_groups(&principal, org, page)
+            .await?
+            .into_wire(convert::group);
         Ok(Response::new(pb::ListGroupsResponse {
-            groups: groups.items.into_iter().map(convert::group).collect(),
-            next_page_token: groups.next_page_token,
+            groups,
+            next_page_token,
         }))
     }
 
@@ -697,13 +707,14 @@ impl AdminService for AdminApi {
         } = request.into_inner();
         let group_id = id("group_id", group_id)?;
         let page = Page::parse(page_size, &page_token)?;
-        let members = self
+        let (members, next_page_token) = self
             .app
             .list_group_members(&principal, group_id, page)
-            .await?;
+            .await?
+            .into_wire(convert::user);
         Ok(Response::new(pb::ListGroupMembersResponse {
-            members: members.items.into_iter().map(convert::user).collect(),
-            next_page_token: members.next_page_token,
+            members,
+            next_page_token,
         }))
     }
 
@@ -734,10 +745,14 @@ impl AdminService for AdminApi {
         } = request.into_inner();
         let org = organization_id(org)?;
         let page = Page::parse(page_size, &page_token)?;
-        let events = self.app.list_audit_events(&principal, org, page).await?;
+        let (events, next_page_token) = self
+            .app
+            .list_audit_events(&principal, org, page)
+            .await?
+            .into_wire(convert::audit_event);
         Ok(Response::new(pb::ListAuditEventsResponse {
-            events: events.items.into_iter().map(convert::audit_event).collect(),
-            next_page_token: events.next_page_token,
+            events,
+            next_page_token,
         }))
     }
 }

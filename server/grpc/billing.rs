@@ -4,7 +4,7 @@ use super::auth::principal;
 use super::convert::{self, id, organization_id};
 use super::services::billing_service_server::BillingService;
 use crate::rules::credit::TopUpInput;
-use crate::rules::validate::Page;
+use crate::rules::paging::Page;
 use crate::rules::{DomainError, DomainResult};
 use crate::service::App;
 use mailadmin_client::pb;
@@ -80,14 +80,14 @@ impl BillingService for BillingApi {
         } = request.into_inner();
         let org = organization_id(org)?;
         let page = Page::parse(page_size, &page_token)?;
-        let entries = self.app.list_ledger(&principal, org, page).await?;
+        let (entries, next_page_token) = self
+            .app
+            .list_ledger(&principal, org, page)
+            .await?
+            .into_wire(convert::ledger_entry);
         Ok(Response::new(pb::ListLedgerResponse {
-            entries: entries
-                .items
-                .into_iter()
-                .map(convert::ledger_entry)
-                .collect(),
-            next_page_token: entries.next_page_token,
+            entries,
+            next_page_token,
         }))
     }
 
@@ -169,14 +169,14 @@ impl BillingService for BillingApi {
         } = request.into_inner();
         let org = organization_id(org)?;
         let page = Page::parse(page_size, &page_token)?;
-        let notifications = self.app.list_notifications(&principal, org, page).await?;
+        let (notifications, next_page_token) = self
+            .app
+            .list_notifications(&principal, org, page)
+            .await?
+            .into_wire(convert::notification);
         Ok(Response::new(pb::ListNotificationsResponse {
-            notifications: notifications
-                .items
-                .into_iter()
-                .map(convert::notification)
-                .collect(),
-            next_page_token: notifications.next_page_token,
+            notifications,
+            next_page_token,
         }))
     }
 }

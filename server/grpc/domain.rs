@@ -4,7 +4,7 @@ use super::auth::principal;
 use super::convert::{self, id, organization_id};
 use super::services::domain_service_server::DomainService;
 use crate::rules::domains::CheckOutcome;
-use crate::rules::validate::Page;
+use crate::rules::paging::Page;
 use crate::service::App;
 use mailadmin_client::pb;
 use tonic::{Request, Response, Status};
@@ -87,10 +87,14 @@ impl DomainService for DomainApi {
         } = request.into_inner();
         let org = organization_id(org)?;
         let page = Page::parse(page_size, &page_token)?;
-        let domains = self.app.list_domains(&principal, org, page).await?;
+        let (domains, next_page_token) = self
+            .app
+            .list_domains(&principal, org, page)
+            .await?
+            .into_wire(|d| self.domain(d));
         Ok(Response::new(pb::ListDomainsResponse {
-            domains: domains.items.into_iter().map(|d| self.domain(d)).collect(),
-            next_page_token: domains.next_page_token,
+            domains,
+            next_page_token,
         }))
     }
 

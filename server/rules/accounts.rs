@@ -1,6 +1,5 @@
-//! Accounts: creation within the organization's limits, personal data,
-//! passwords (set, change, reset), enable/disable/delete, and reading the
-//! audit log and the outbox.
+//! Account rules (docs/rules.md#users): a new account's fields, logins,
+//! which state changes are allowed, and what a profile update touches.
 
 use super::address::EmailAddress;
 use super::model::{AccountState, NewAccount, ProfileUpdate, User};
@@ -8,10 +7,6 @@ use super::model::{AccountState, NewAccount, ProfileUpdate, User};
 use super::plans::Plan;
 use super::validate::{self, Password, Username};
 use super::{DomainError, DomainResult};
-use chrono::Duration;
-
-/// How long a password-reset token is valid.
-pub const RESET_TOKEN_TTL: Duration = Duration::hours(1);
 
 /// The raw fields of a new account, as they come off the wire.
 pub struct AccountInput {
@@ -56,11 +51,6 @@ pub fn require_not_deleted(user: &User) -> DomainResult<()> {
     } else {
         Ok(())
     }
-}
-
-pub fn stored_address(user: &User) -> DomainResult<EmailAddress> {
-    EmailAddress::parse("primary_address", &user.primary_address)
-        .map_err(|e| DomainError::internal(format!("user {}: stored address: {e}", user.id)))
 }
 
 /// A login is a username or a primary address; both are stored normalized.

@@ -15,6 +15,8 @@ pub mod error;
 pub mod groups;
 pub mod model;
 pub mod money;
+pub mod paging;
+pub mod passwords;
 pub mod plans;
 pub mod principal;
 pub mod renewals;

@@ -202,13 +202,6 @@ pub struct OutboxMessage {
     pub created_at: DateTime<Utc>,
 }
 
-/// One page of a list, and the token of the next (empty at the end).
-#[derive(Debug, Clone)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub next_page_token: String,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DomainState {
     Pending,

@@ -227,48 +227,6 @@ pub fn photo(field: &str, content_type: &str, data: &[u8]) -> DomainResult<Strin
     Ok(content_type)
 }
 
-/// A validated page request: how many, and after which id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub size: u64,
-    pub after: Option<i64>,
-}
-
-pub const DEFAULT_PAGE_SIZE: u64 = 50;
-pub const MAX_PAGE_SIZE: u64 = 500;
-
-impl Page {
-    pub fn parse(page_size: i32, page_token: &str) -> DomainResult<Self> {
-        let size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n < 0 => return Err(DomainError::invalid("page_size", "must not be negative")),
-            n => (n as u64).min(MAX_PAGE_SIZE),
-        };
-        let after = if page_token.is_empty() {
-            None
-        } else {
-            Some(
-                page_token
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|id| *id > 0)
-                    .ok_or_else(|| {
-                        DomainError::invalid("page_token", "is not a token from a previous page")
-                    })?,
-            )
-        };
-        Ok(Page { size, after })
-    }
-
-    /// The token for the page after `items`, given their ids; empty at the end.
-    pub fn next_token(&self, returned: usize, last_id: Option<i64>) -> String {
-        match last_id {
-            Some(id) if returned as u64 == self.size => id.to_string(),
-            _ => String::new(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,29 +259,6 @@ mod tests {
             ),
             "Password(<hidden>)"
         );
-    }
-
-    #[test]
-    fn pages() {
-        assert_eq!(
-            Page::parse(0, "").unwrap(),
-            Page {
-                size: 50,
-                after: None
-            }
-        );
-        assert_eq!(
-            Page::parse(10_000, "12").unwrap(),
-            Page {
-                size: 500,
-                after: Some(12)
-            }
-        );
-        assert!(Page::parse(-1, "").is_err());
-        assert!(Page::parse(10, "abc").is_err());
-        let page = Page::parse(2, "").unwrap();
-        assert_eq!(page.next_token(2, Some(9)), "9");
-        assert_eq!(page.next_token(1, Some(9)), "");
     }
 
     #[test]

@@ -1,18 +1,14 @@
 //! Accounts: creation within the organization's limits, personal data,
-//! passwords (set, change, reset), enable/disable/delete, and reading the
-//! audit log and the outbox.
+//! enable/disable/delete, and reading the audit log.
 
 use super::App;
 use super::organizations::ensure_unique_account;
-use crate::rules::accounts::{
-    RESET_TOKEN_TTL, normalize_login, require_not_deleted, stored_address,
-};
+use crate::rules::accounts::require_not_deleted;
 use crate::rules::audit::audit;
 use crate::rules::model::{
-    AccountState, AddressKind, AuditEvent, NewAccount, OutboxMessage, Paged, ProfileUpdate, User,
-    UserFilter,
+    AccountState, AddressKind, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter,
 };
-use crate::rules::validate::{Page, Password};
+use crate::rules::paging::{Page, Paged};
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
 use crate::store::Tx;
@@ -126,11 +122,7 @@ impl App {
         self.authorize_organization(&tx, principal, organization_id)
             .await?;
         let items = tx.list_users(organization_id, &filter, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|u| u.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |u| u.id))
     }
 
     pub async fn update_user_profile(
@@ -159,221 +151,6 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(updated)
-    }
-
-    /// Admin: set a new password. The admin's own account changes its
-    /// password with ChangeOwnPassword (old password required), so a stolen
-    /// session cannot take the account over.
-    pub async fn set_password(
-        &self,
-        principal: &Principal,
-        user_id: i64,
-        password: String,
-    ) -> DomainResult<()> {
-        Password::check_length("password", &password)?;
-        if principal.user_id == Some(user_id) {
-            return Err(DomainError::precondition(
-                "this is your own account: use ChangeOwnPassword",
-            ));
-        }
-        let user = {
-            let tx = self.store().read().await?;
-            self.authorize_user(&tx, principal, user_id, Access::Manage)
-                .await?
-        };
-        require_not_deleted(&user)?;
-        let password = Password::new(
-            "password",
-            &password,
-            &user.username,
-            Some(&stored_address(&user)?),
-        )?;
-        let hash = secrets::hash_password(password.expose().to_string()).await?;
-        let now = self.now();
-        let tx = self.store().write().await?;
-        tx.set_password_hash(user_id, hash, now).await?;
-        let revoked = tx.revoke_user_tokens(user_id, now).await?;
-        tx.record(
-            audit(
-                principal,
-                Some(user.organization_id),
-                "user.set_password",
-                format!("user:{user_id}"),
-            )
-            .details(format!("revoked {revoked} tokens")),
-            now,
-        )
-        .await?;
-        tx.commit().await
-    }
-
-    pub async fn change_own_password(
-        &self,
-        principal: &Principal,
-        old_password: String,
-        new_password: String,
-    ) -> DomainResult<()> {
-        let user_id = principal.own_account()?;
-        if old_password.is_empty() {
-            return Err(DomainError::invalid("old_password", "is empty"));
-        }
-        Password::check_length("new_password", &new_password)?;
-        let (user, stored) = {
-            let tx = self.store().read().await?;
-            let user = tx
-                .find_user(user_id)
-                .await?
-                .ok_or(DomainError::NotFound(Kind::User))?;
-            (user, tx.password_hash(user_id).await?)
-        };
-        let password = Password::new(
-            "new_password",
-            &new_password,
-            &user.username,
-            Some(&stored_address(&user)?),
-        )?;
-        if !self
-            .check_current_password(user_id, stored, old_password)
-            .await?
-        {
-            return Err(DomainError::invalid(
-                "old_password",
-                "is not the current password",
-            ));
-        }
-        let hash = secrets::hash_password(password.expose().to_string()).await?;
-        let now = self.now();
-        let tx = self.store().write().await?;
-        tx.set_password_hash(user_id, hash, now).await?;
-        let revoked = tx.revoke_user_tokens(user_id, now).await?;
-        tx.record(
-            audit(
-                principal,
-                Some(user.organization_id),
-                "user.change_own_password",
-                format!("user:{user_id}"),
-            )
-            .details(format!("revoked {revoked} tokens")),
-            now,
-        )
-        .await?;
-        tx.commit().await
-    }
-
-    /// Sends a reset token to the account's external address, if it has one
-    /// and is enabled. Answers the same in every case.
-    pub async fn request_password_reset(&self, login: String) -> DomainResult<()> {
-        let login = normalize_login(&login)?;
-        let row = self.store().read().await?.find_login(&login).await?;
-        let Some(row) = row else {
-            tracing::debug!("password reset for an unknown login");
-            return Ok(());
-        };
-        let user = row.user;
-        let Some(recipient) = user.profile.external_email.clone() else {
-            tracing::info!(
-                user_id = user.id,
-                "password reset requested, but no external address"
-            );
-            return Ok(());
-        };
-        if user.state != AccountState::Enabled {
-            return Ok(());
-        }
-        let secret = secrets::new_secret("mar_");
-        let now = self.now();
-        let tx = self.store().write().await?;
-        tx.insert_password_reset(
-            secrets::digest(&secret),
-            user.id,
-            now,
-            now + RESET_TOKEN_TTL,
-        )
-        .await?;
-        let body = format!(
-            "Hello {},\n\nsomeone asked to reset the password of {}.\n\
-             If it was you, use this reset token within one hour:\n\n    {secret}\n\n\
-             If it was not you, ignore this message; your password is unchanged.\n",
-            user.first_name, user.primary_address
-        );
-        tx.insert_outbox(&recipient, "Reset your mailadmin password", &body, now)
-            .await?;
-        tx.record(
-            crate::rules::model::NewAuditEvent {
-                actor: format!("user {} (self-service)", user.id),
-                organization_id: Some(user.organization_id),
-                action: "user.request_password_reset",
-                target: format!("user:{}", user.id),
-                details: String::new(),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await
-    }
-
-    /// Sets a new password with a reset token; the token works once.
-    pub async fn reset_password(
-        &self,
-        reset_token: String,
-        new_password: String,
-    ) -> DomainResult<()> {
-        if reset_token.trim().is_empty() {
-            return Err(DomainError::invalid("reset_token", "is empty"));
-        }
-        Password::check_length("new_password", &new_password)?;
-        let now = self.now();
-        let tx = self.store().write().await?;
-        let Some(user_id) = tx
-            .consume_password_reset(&secrets::digest(reset_token.trim()), now)
-            .await?
-        else {
-            return Err(DomainError::invalid(
-                "reset_token",
-                "is invalid, expired or already used",
-            ));
-        };
-        let user = tx
-            .find_user(user_id)
-            .await?
-            .ok_or(DomainError::NotFound(Kind::User))?;
-        require_not_deleted(&user)?;
-        // An invalid new password rolls the transaction back: the token stays usable.
-        let password = Password::new(
-            "new_password",
-            &new_password,
-            &user.username,
-            Some(&stored_address(&user)?),
-        )?;
-        let hash = secrets::hash_password(password.expose().to_string()).await?;
-        tx.set_password_hash(user_id, hash, now).await?;
-        let revoked = tx.revoke_user_tokens(user_id, now).await?;
-        tx.record(
-            crate::rules::model::NewAuditEvent {
-                actor: format!("user {user_id} (reset token)"),
-                organization_id: Some(user.organization_id),
-                action: "user.reset_password",
-                target: format!("user:{user_id}"),
-                details: format!("revoked {revoked} tokens"),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await
-    }
-
-    pub async fn list_outbox(
-        &self,
-        _principal: &Principal,
-        page: Page,
-    ) -> DomainResult<Paged<OutboxMessage>> {
-        let tx = self.store().read().await?;
-        let items = tx.list_outbox(page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|m| m.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
     }
 
     pub async fn disable_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
@@ -484,11 +261,7 @@ impl App {
             Some(organization_id)
         };
         let items = tx.list_audit(scope, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|e| e.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |e| e.id))
     }
 
     /// Loads an account the caller may act on, or NotFound. `SelfOrManage`

@@ -7,8 +7,8 @@ use crate::rules::audit::audit;
 use crate::rules::billing::{self, About, Credit, LedgerEntry, LedgerKind, Notification};
 use crate::rules::credit::{BalanceView, TopUpInput};
 use crate::rules::money::Money;
+use crate::rules::paging::{Page, Paged};
 use crate::rules::plans::{Plan, PlanTerms};
-use crate::rules::validate::Page;
 use crate::rules::{DomainError, DomainResult, Kind, Principal};
 use crate::store::Tx;
 use chrono::{DateTime, Duration, Utc};
@@ -147,17 +147,13 @@ impl App {
         principal: &Principal,
         organization_id: i64,
         page: Page,
-    ) -> DomainResult<crate::rules::model::Paged<LedgerEntry>> {
+    ) -> DomainResult<Paged<LedgerEntry>> {
         let tx = self.store().read().await?;
         let organization_id = self
             .authorize_billing_read(&tx, principal, organization_id)
             .await?;
         let items = tx.list_ledger(organization_id, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|e| e.id));
-        Ok(crate::rules::model::Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |e| e.id))
     }
 
     pub async fn list_notifications(
@@ -165,17 +161,13 @@ impl App {
         principal: &Principal,
         organization_id: i64,
         page: Page,
-    ) -> DomainResult<crate::rules::model::Paged<Notification>> {
+    ) -> DomainResult<Paged<Notification>> {
         let tx = self.store().read().await?;
         let organization_id = self
             .authorize_billing_read(&tx, principal, organization_id)
             .await?;
         let items = tx.list_notifications(organization_id, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|n| n.id));
-        Ok(crate::rules::model::Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |n| n.id))
     }
 
     pub async fn plan_catalog(&self) -> DomainResult<Vec<PlanTerms>> {

@@ -15,10 +15,7 @@ impl App {
     /// One recipient; a malformed address is INVALID_ARGUMENT.
     pub fn check_recipient(&self, address: &str) -> DomainResult<Route> {
         let address = EmailAddress::parse("address", address)?;
-        Ok(resolution::resolve(
-            &*self.store().routing().read(),
-            &address,
-        ))
+        Ok(resolution::resolve(&*self.snapshot().read(), &address))
     }
 
     /// Many recipients under one read of the snapshot; a malformed address
@@ -37,7 +34,7 @@ impl App {
             .iter()
             .map(|a| EmailAddress::parse("address", a).map_err(|e| e.to_string()))
             .collect();
-        let snapshot = self.store().routing().read();
+        let snapshot = self.snapshot().read();
         Ok(parsed
             .into_iter()
             .map(|address| address.map(|a| resolution::resolve(&*snapshot, &a)))

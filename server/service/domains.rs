@@ -11,11 +11,12 @@ use crate::rules::domains::{
     CheckOutcome, check_mx, check_ownership, check_txt, ownership_record, txt,
 };
 use crate::rules::model::{
-    AddressKind, DnsRecord, Domain, DomainState, NewAuditEvent, Paged, RecordCheck, RecordPurpose,
+    AddressKind, DnsRecord, Domain, DomainState, NewAuditEvent, RecordCheck, RecordPurpose,
     RecordType,
 };
+use crate::rules::paging::Page;
+use crate::rules::paging::Paged;
 use crate::rules::resolution::ROLE_LOCAL_PARTS;
-use crate::rules::validate::Page;
 use crate::rules::{Dependency, DomainError, DomainResult, Kind, Principal};
 use crate::secrets;
 use crate::store::{NewDomainRow, Tx};
@@ -111,11 +112,7 @@ impl App {
         self.authorize_organization(&tx, principal, organization_id)
             .await?;
         let items = tx.list_domains(organization_id, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|d| d.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |d| d.id))
     }
 
     /// Looks for the ownership TXT record now. Found: the claim becomes the

@@ -3,8 +3,9 @@
 
 use super::App;
 use crate::rules::audit::audit;
-use crate::rules::model::{Group, GroupSharing, Paged, User};
-use crate::rules::validate::Page;
+use crate::rules::model::{Group, GroupSharing, User};
+use crate::rules::paging::Page;
+use crate::rules::paging::Paged;
 use crate::rules::{DomainError, DomainResult, Kind, Principal};
 use crate::store::Tx;
 
@@ -149,11 +150,7 @@ impl App {
         self.authorize_organization(&tx, principal, organization_id)
             .await?;
         let items = tx.list_groups(organization_id, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|g| g.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |g| g.id))
     }
 
     pub async fn list_group_members(
@@ -165,11 +162,7 @@ impl App {
         let tx = self.store().read().await?;
         self.authorize_group(&tx, principal, group_id).await?;
         let items = tx.list_group_members(group_id, page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|u| u.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |u| u.id))
     }
 
     pub async fn list_user_groups(

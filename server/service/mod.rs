@@ -11,6 +11,7 @@ mod delivery;
 mod domains;
 mod groups;
 mod organizations;
+mod passwords;
 mod renewals;
 mod signin;
 mod subscriptions;
@@ -22,6 +23,7 @@ pub(crate) use accounts::Access;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dns::DnsResolver;
+use crate::snapshot::RoutingTable;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -30,6 +32,9 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct App {
     store: Store,
+    /// The routing snapshot, shared with `store` (which refreshes it on
+    /// every commit that changes routing).
+    snapshot: Arc<RoutingTable>,
     clock: Arc<dyn Clock>,
     settings: Arc<Settings>,
     dns: DnsResolver,
@@ -55,6 +60,7 @@ impl App {
         dns: DnsResolver,
     ) -> Self {
         App {
+            snapshot: store.snapshot(),
             store,
             clock,
             settings,
@@ -74,6 +80,11 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What the delivery path reads: addresses, accounts, domains, tokens.
+    pub fn snapshot(&self) -> &RoutingTable {
+        &self.snapshot
     }
 
     pub fn settings(&self) -> &Settings {

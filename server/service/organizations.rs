@@ -3,9 +3,10 @@
 
 use super::App;
 use crate::rules::audit::audit;
-use crate::rules::model::{NewAccount, Organization, Paged, User};
+use crate::rules::model::{NewAccount, Organization, User};
+use crate::rules::paging::Page;
+use crate::rules::paging::Paged;
 use crate::rules::plans::Plan;
-use crate::rules::validate::Page;
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
 use crate::store::Tx;
@@ -76,11 +77,7 @@ impl App {
     ) -> DomainResult<Paged<Organization>> {
         let tx = self.store().read().await?;
         let items = tx.list_organizations(page).await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|o| o.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |o| o.id))
     }
 
     /// Sets the master account's plan: the customer's own subscription,

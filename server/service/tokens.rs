@@ -4,8 +4,9 @@
 
 use super::App;
 use crate::rules::audit::audit;
-use crate::rules::model::{AccountState, NewToken, Paged, Session, TokenInfo};
-use crate::rules::validate::Page;
+use crate::rules::model::{AccountState, NewToken, Session, TokenInfo};
+use crate::rules::paging::Page;
+use crate::rules::paging::Paged;
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
 use crate::store::TokenRow;
@@ -14,8 +15,7 @@ impl App {
     /// The principal behind a bearer secret, if it is active.
     pub async fn authenticate_token(&self, secret: &str) -> DomainResult<Principal> {
         // From the routing snapshot: checking a token never reads the database.
-        self.store()
-            .routing()
+        self.snapshot()
             .read()
             .principal(
                 &secrets::digest(secret),
@@ -187,11 +187,7 @@ impl App {
         let items = tx
             .list_tokens(scope, include_inactive, page, self.now())
             .await?;
-        let next_page_token = page.next_token(items.len(), items.last().map(|t| t.id));
-        Ok(Paged {
-            items,
-            next_page_token,
-        })
+        Ok(Paged::new(page, items, |t| t.id))
     }
 
     /// Exchanges a login and password for a session token. Unknown logins,

@@ -4,20 +4,21 @@
 use super::entities::{
     addresses, audit_events, group_members, organizations, outbox, password_resets, plans, users,
 };
+use super::paging::{Keyset, Order};
 use super::{Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::model::{
     AccountState, AddressKind, AuditEvent, NewAccount, NewAuditEvent, Organization, OutboxMessage,
     Photo, PostalAddress, Profile, ProfileUpdate, User, UserFilter,
 };
+use crate::rules::paging::Page;
 use crate::rules::plans::{AccountCounts, Plan, PlanTerms};
-use crate::rules::validate::Page;
 use crate::rules::{DomainError, DomainResult, Kind};
 use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect, Set,
 };
 
@@ -98,12 +99,8 @@ impl Tx {
     }
 
     pub async fn list_organizations(&self, page: Page) -> DomainResult<Vec<Organization>> {
-        let mut query = organizations::Entity::find().order_by_asc(organizations::Column::Id);
-        if let Some(after) = page.after {
-            query = query.filter(organizations::Column::Id.gt(after));
-        }
-        let rows = query
-            .limit(page.size)
+        let rows = organizations::Entity::find()
+            .keyset(organizations::Column::Id, Order::OldestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;
@@ -347,8 +344,7 @@ impl Tx {
         let mut query = users::Entity::find()
             .select_only()
             .columns(users_without_photo())
-            .filter(users::Column::OrganizationId.eq(organization_id))
-            .order_by_asc(users::Column::Id);
+            .filter(users::Column::OrganizationId.eq(organization_id));
         query = match filter.state {
             Some(state) => query.filter(users::Column::State.eq(state.as_str())),
             None => query.filter(users::Column::State.ne(AccountState::Deleted.as_str())),
@@ -370,11 +366,8 @@ impl Tx {
                     .add(lower_like(users::Column::PrimaryAddress)),
             );
         }
-        if let Some(after) = page.after {
-            query = query.filter(users::Column::Id.gt(after));
-        }
         let rows = query
-            .limit(page.size)
+            .keyset(users::Column::Id, Order::OldestFirst, page)
             .into_model::<UserListRow>()
             .all(&self.txn)
             .await
@@ -642,12 +635,8 @@ impl Tx {
 
     /// Newest first.
     pub async fn list_outbox(&self, page: Page) -> DomainResult<Vec<OutboxMessage>> {
-        let mut query = outbox::Entity::find().order_by_desc(outbox::Column::Id);
-        if let Some(before) = page.after {
-            query = query.filter(outbox::Column::Id.lt(before));
-        }
-        let rows = query
-            .limit(page.size)
+        let rows = outbox::Entity::find()
+            .keyset(outbox::Column::Id, Order::NewestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;
@@ -701,15 +690,12 @@ impl Tx {
         organization_id: Option<i64>,
         page: Page,
     ) -> DomainResult<Vec<AuditEvent>> {
-        let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::Id);
+        let mut query = audit_events::Entity::find();
         if let Some(org) = organization_id {
             query = query.filter(audit_events::Column::OrganizationId.eq(org));
         }
-        if let Some(before) = page.after {
-            query = query.filter(audit_events::Column::Id.lt(before));
-        }
         let rows = query
-            .limit(page.size)
+            .keyset(audit_events::Column::Id, Order::NewestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;

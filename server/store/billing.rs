@@ -6,6 +6,7 @@
 use super::entities::{
     addresses, ledger_entries, notifications, organizations, periods, plan_changes, plans, users,
 };
+use super::paging::{Keyset, Order};
 use super::{Store, Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::billing::{
@@ -14,8 +15,8 @@ use crate::rules::billing::{
 };
 use crate::rules::model::{AccountState, AddressKind};
 use crate::rules::money::Money;
+use crate::rules::paging::Page;
 use crate::rules::plans::{Plan, PlanTerms};
-use crate::rules::validate::Page;
 use crate::rules::{DomainError, DomainResult, Kind};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, LockBehavior, LockType};
@@ -418,14 +419,9 @@ impl Tx {
         organization_id: i64,
         page: Page,
     ) -> DomainResult<Vec<LedgerEntry>> {
-        let mut query = ledger_entries::Entity::find()
+        let rows = ledger_entries::Entity::find()
             .filter(ledger_entries::Column::OrganizationId.eq(organization_id))
-            .order_by_desc(ledger_entries::Column::Id);
-        if let Some(before) = page.after {
-            query = query.filter(ledger_entries::Column::Id.lt(before));
-        }
-        let rows = query
-            .limit(page.size)
+            .keyset(ledger_entries::Column::Id, Order::NewestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;
@@ -438,14 +434,9 @@ impl Tx {
         organization_id: i64,
         page: Page,
     ) -> DomainResult<Vec<Notification>> {
-        let mut query = notifications::Entity::find()
+        let rows = notifications::Entity::find()
             .filter(notifications::Column::OrganizationId.eq(organization_id))
-            .order_by_desc(notifications::Column::Id);
-        if let Some(before) = page.after {
-            query = query.filter(notifications::Column::Id.lt(before));
-        }
-        let rows = query
-            .limit(page.size)
+            .keyset(notifications::Column::Id, Order::NewestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;

@@ -2,12 +2,13 @@
 //! routing facts one resolution needs.
 
 use super::entities::{addresses, domains, notifications, organizations, users};
+use super::paging::{Keyset, Order};
 use super::{Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::address::EmailAddress;
 use crate::rules::model::{AccountAddress, AccountState, AddressKind, Domain, DomainState, User};
+use crate::rules::paging::Page;
 use crate::rules::resolution::{self, AccountRoute, Directory, DomainRoute};
-use crate::rules::validate::Page;
 use crate::rules::{DomainError, DomainResult, Kind};
 use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
@@ -133,14 +134,9 @@ impl Tx {
         organization_id: i64,
         page: Page,
     ) -> DomainResult<Vec<Domain>> {
-        let mut query = domains::Entity::find()
+        let rows = domains::Entity::find()
             .filter(domains::Column::OrganizationId.eq(organization_id))
-            .order_by_asc(domains::Column::Id);
-        if let Some(after) = page.after {
-            query = query.filter(domains::Column::Id.gt(after));
-        }
-        let rows = query
-            .limit(page.size)
+            .keyset(domains::Column::Id, Order::OldestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;
@@ -435,7 +431,7 @@ impl Tx {
             })
             .collect::<DomainResult<HashMap<_, _>>>()?;
         Ok(RoutingFacts {
-            domain,
+            domain: domain.map(|route| (address.domain().to_string(), route)),
             owners: owners
                 .into_iter()
                 .map(|(a, user, org)| (a, (user, org)))
@@ -447,7 +443,8 @@ impl Tx {
 
 /// The rows one resolution reads, as a [`Directory`].
 pub struct RoutingFacts {
-    domain: Option<DomainRoute>,
+    /// The one domain read, and how it is served.
+    domain: Option<(String, DomainRoute)>,
     owners: HashMap<String, (i64, i64)>,
     accounts: HashMap<i64, AccountRoute>,
 }
@@ -460,8 +457,11 @@ impl RoutingFacts {
 }
 
 impl Directory for RoutingFacts {
-    fn domain(&self, _domain: &str) -> Option<DomainRoute> {
+    fn domain(&self, domain: &str) -> Option<DomainRoute> {
         self.domain
+            .as_ref()
+            .filter(|(name, _)| name == domain)
+            .map(|(_, route)| *route)
     }
     fn owner(&self, address: &str) -> Option<i64> {
         self.owners.get(address).map(|(user, _)| *user)

@@ -2,10 +2,11 @@
 
 use super::accounts::user_from;
 use super::entities::{group_members, groups, users};
+use super::paging::{Keyset, Order};
 use super::{Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::model::{Group, GroupSharing, User};
-use crate::rules::validate::Page;
+use crate::rules::paging::Page;
 use crate::rules::{DomainError, DomainResult, Kind};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -130,14 +131,9 @@ impl Tx {
     }
 
     pub async fn list_groups(&self, organization_id: i64, page: Page) -> DomainResult<Vec<Group>> {
-        let mut query = groups::Entity::find()
+        let rows = groups::Entity::find()
             .filter(groups::Column::OrganizationId.eq(organization_id))
-            .order_by_asc(groups::Column::Id);
-        if let Some(after) = page.after {
-            query = query.filter(groups::Column::Id.gt(after));
-        }
-        let rows = query
-            .limit(page.size)
+            .keyset(groups::Column::Id, Order::OldestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;
@@ -146,16 +142,11 @@ impl Tx {
 
     /// The members of a group, ordered by account id.
     pub async fn list_group_members(&self, group_id: i64, page: Page) -> DomainResult<Vec<User>> {
-        let mut ids = group_members::Entity::find()
+        let ids: Vec<i64> = group_members::Entity::find()
             .select_only()
             .column(group_members::Column::UserId)
             .filter(group_members::Column::GroupId.eq(group_id))
-            .order_by_asc(group_members::Column::UserId);
-        if let Some(after) = page.after {
-            ids = ids.filter(group_members::Column::UserId.gt(after));
-        }
-        let ids: Vec<i64> = ids
-            .limit(page.size)
+            .keyset(group_members::Column::UserId, Order::OldestFirst, page)
             .into_tuple()
             .all(&self.txn)
             .await

@@ -8,6 +8,7 @@ mod billing;
 mod domains;
 mod entities;
 mod groups;
+mod paging;
 mod snapshot;
 mod tokens;
 
@@ -72,9 +73,11 @@ impl Store {
         })
     }
 
-    /// The routing snapshot (empty until [`Store::load_routing`]).
-    pub fn routing(&self) -> &RoutingTable {
-        &self.routing
+    /// The routing snapshot this store keeps in step with its commits
+    /// (empty until [`Store::load_routing`]). `App` holds it for the
+    /// delivery path, which reads it and never the database.
+    pub fn snapshot(&self) -> Arc<RoutingTable> {
+        self.routing.clone()
     }
 
     /// The provider's own domains, which routing treats as local.

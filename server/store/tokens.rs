@@ -2,16 +2,17 @@
 //! Only the SHA-256 digest of a secret is stored.
 
 use super::entities::tokens;
+use super::paging::{Keyset, Order};
 use super::{Tx, db_err};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::model::TokenInfo;
-use crate::rules::validate::Page;
+use crate::rules::paging::Page;
 use crate::rules::{DomainError, DomainResult, Role};
 use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect, Set,
 };
 
@@ -115,7 +116,7 @@ impl Tx {
         page: Page,
         now: DateTime<Utc>,
     ) -> DomainResult<Vec<TokenInfo>> {
-        let mut query = tokens::Entity::find().order_by_asc(tokens::Column::Id);
+        let mut query = tokens::Entity::find();
         if let Some(org) = organization_id {
             query = query.filter(tokens::Column::OrganizationId.eq(org));
         }
@@ -126,11 +127,8 @@ impl Tx {
                     .add(tokens::Column::ExpiresAt.gt(to_millis(now))),
             );
         }
-        if let Some(after) = page.after {
-            query = query.filter(tokens::Column::Id.gt(after));
-        }
         let rows = query
-            .limit(page.size)
+            .keyset(tokens::Column::Id, Order::OldestFirst, page)
             .all(&self.txn)
             .await
             .map_err(db_err)?;
