@@ -38,5 +38,7 @@ mod organizations;
 mod passwords;
 #[path = "suite/profile.rs"]
 mod profile;
+#[path = "suite/readme.rs"]
+mod readme;
 #[path = "suite/shutdown.rs"]
 mod shutdown;
