@@ -38,6 +38,8 @@ mod organizations;
 mod passwords;
 #[path = "suite/profile.rs"]
 mod profile;
+#[path = "suite/readme.rs"]
+mod readme;
 #[path = "suite/request_ids.rs"]
 mod request_ids;
 #[path = "suite/shutdown.rs"]
