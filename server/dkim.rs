@@ -7,9 +7,6 @@ use rand::rngs::OsRng;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
-/// The selector every domain's key is published under.
-pub const SELECTOR: &str = "mailadmin";
-
 pub struct DkimKey {
     /// PKCS#8 PEM.
     pub private_pem: String,
@@ -43,9 +40,4 @@ pub async fn generate() -> DomainResult<DkimKey> {
     })
     .await
     .map_err(DomainError::internal)?
-}
-
-/// The DKIM TXT record value for a public key.
-pub fn record_value(public_base64: &str) -> String {
-    format!("v=DKIM1; k=rsa; p={public_base64}")
 }

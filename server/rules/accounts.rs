@@ -1,12 +1,12 @@
 //! Account rules (docs/rules.md#users): a new account's fields, logins,
 //! which state changes are allowed, and what a profile update touches.
 
-use super::address::EmailAddress;
-use super::model::{AccountState, NewAccount, ProfileUpdate, User};
+use super::address::{AddressHome, EmailAddress, check_new_address};
+use super::model::{AccountState, AddressKind, NewAccount, ProfileUpdate, User};
 
-use super::plans::Plan;
+use super::plans::{AccountCounts, Plan, PlanTerms};
 use super::validate::{self, Password, Username};
-use super::{DomainError, DomainResult};
+use super::{DomainError, DomainResult, Kind, Role};
 
 /// The raw fields of a new account, as they come off the wire.
 pub struct AccountInput {
@@ -40,6 +40,112 @@ impl NewAccount {
             plan: input.plan.unwrap_or(Plan::Free),
         })
     }
+}
+
+/// What the store knows that decides whether a new account may be made.
+#[derive(Debug, Clone)]
+pub struct NewAccountFacts {
+    /// Where its primary address would live.
+    pub home: AddressHome,
+    /// What the organization already has.
+    pub counts: AccountCounts,
+    pub username_taken: bool,
+    pub address_taken: bool,
+}
+
+/// May `account` join an organization whose master is on `master_terms`?
+/// Its primary address where primaries may live, the plan's account and
+/// free-account limits, a username and address nobody has
+/// (docs/rules.md#users). Fields are named within `account`.
+pub fn check_new_account(
+    account: &NewAccount,
+    master_terms: &PlanTerms,
+    facts: &NewAccountFacts,
+) -> DomainResult<()> {
+    check_new_address(
+        &account.primary_address,
+        AddressKind::Primary,
+        &facts.home,
+        "account.primary_address",
+    )?;
+    master_terms.check_new_account(facts.counts, account.plan)?;
+    check_unique(account, facts.username_taken, facts.address_taken)
+}
+
+/// Usernames and addresses are unique across the platform, whatever their
+/// case (the unique keys back this up under races).
+pub fn check_unique(
+    account: &NewAccount,
+    username_taken: bool,
+    address_taken: bool,
+) -> DomainResult<()> {
+    if username_taken {
+        return Err(DomainError::AlreadyExists {
+            kind: Kind::Username,
+            detail: format!("{:?} is taken", account.username.as_str()),
+        });
+    }
+    if address_taken {
+        return Err(DomainError::AlreadyExists {
+            kind: Kind::Address,
+            detail: format!("{} is taken", account.primary_address),
+        });
+    }
+    Ok(())
+}
+
+/// What moving an account to another state does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    /// The audit action.
+    pub action: &'static str,
+    /// Disabling and deleting end every session and API token of the account.
+    pub revokes_tokens: bool,
+}
+
+/// May a caller of `role` move `user` to `to`? `None` when it is there
+/// already (nothing to do, nothing audited). Deleted accounts stay deleted;
+/// the master account is deleted only with its organization, and its own
+/// admin cannot disable it; only a disabled account can be deleted
+/// (docs/rules.md#account-states).
+pub fn state_change(
+    role: Role,
+    user: &User,
+    to: AccountState,
+) -> DomainResult<Option<StateChange>> {
+    require_not_deleted(user)?;
+    if user.is_master {
+        match to {
+            AccountState::Deleted => {
+                return Err(DomainError::precondition(
+                    "the master account is deleted only with its organization",
+                ));
+            }
+            AccountState::Disabled if role == Role::OrgAdmin => {
+                return Err(DomainError::precondition(
+                    "an organization's admin cannot disable its own master account",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if to == AccountState::Deleted && user.state != AccountState::Disabled {
+        return Err(DomainError::precondition(
+            "only a disabled account can be deleted: disable it first",
+        ));
+    }
+    if user.state == to {
+        return Ok(None);
+    }
+    let action = match to {
+        AccountState::Enabled => "user.enable",
+        AccountState::Disabled => "user.disable",
+        AccountState::Deleted => "user.delete",
+    };
+    Ok(Some(StateChange {
+        action,
+        revokes_tokens: to != AccountState::Enabled,
+    }))
 }
 
 pub fn require_not_deleted(user: &User) -> DomainResult<()> {
@@ -87,5 +193,83 @@ impl ProfileUpdate {
         note(self.birth_date.is_some(), "birth_date");
         note(self.photo.is_some(), "photo");
         fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::model::Profile;
+
+    fn user(state: AccountState, is_master: bool) -> User {
+        User {
+            id: 7,
+            organization_id: 1,
+            username: "bob".into(),
+            first_name: "Bob".into(),
+            last_name: "Builder".into(),
+            primary_address: "bob@mailadmin.example".into(),
+            plan: Plan::Entry,
+            state,
+            is_master,
+            profile: Profile::default(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            paid_until: None,
+            unpaid: false,
+        }
+    }
+
+    fn refused(result: DomainResult<Option<StateChange>>) -> String {
+        match result {
+            Err(DomainError::FailedPrecondition(reason)) => reason,
+            other => panic!("expected FAILED_PRECONDITION, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn state_changes() {
+        use AccountState::*;
+        let disable = state_change(Role::OrgAdmin, &user(Enabled, false), Disabled).unwrap();
+        assert_eq!(
+            disable,
+            Some(StateChange {
+                action: "user.disable",
+                revokes_tokens: true
+            })
+        );
+        let enable = state_change(Role::OrgAdmin, &user(Disabled, false), Enabled).unwrap();
+        assert_eq!(enable.map(|c| c.revokes_tokens), Some(false));
+        assert_eq!(
+            state_change(Role::OrgAdmin, &user(Enabled, false), Enabled).unwrap(),
+            None,
+            "already there: nothing to do"
+        );
+        assert!(
+            refused(state_change(Role::OrgAdmin, &user(Enabled, false), Deleted))
+                .contains("disable it first")
+        );
+        assert!(
+            refused(state_change(Role::Operator, &user(Deleted, false), Enabled))
+                .contains("is deleted")
+        );
+    }
+
+    #[test]
+    fn the_master_account() {
+        use AccountState::*;
+        assert!(
+            refused(state_change(Role::OrgAdmin, &user(Enabled, true), Disabled))
+                .contains("its own master")
+        );
+        assert!(
+            state_change(Role::Operator, &user(Enabled, true), Disabled)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            refused(state_change(Role::Operator, &user(Disabled, true), Deleted))
+                .contains("with its organization")
+        );
     }
 }

@@ -4,6 +4,8 @@
 //! `john@xn--bcher-kva.example`) normalize to the same value.
 
 use super::error::{DomainError, DomainResult};
+use super::model::{AddressKind, Domain, DomainState};
+use super::resolution::ROLE_LOCAL_PARTS;
 use std::fmt;
 
 const MAX_LOCAL: usize = 64;
@@ -227,9 +229,111 @@ fn ascii_domain<'a>(field: &str, domain: &'a str) -> DomainResult<std::borrow::C
     Ok(ascii)
 }
 
+/// Where a new address would live: on one of the provider's domains, or on
+/// a custom domain, with the organization's own claim of it if it has one.
+#[derive(Debug, Clone)]
+pub enum AddressHome {
+    Provider,
+    Custom(Option<Domain>),
+}
+
+/// May `address` be given to an account, as its `kind`, where it would
+/// live? (docs/rules.md#where-addresses-may-live)
+pub fn check_new_address(
+    address: &EmailAddress,
+    kind: AddressKind,
+    home: &AddressHome,
+    field: &str,
+) -> DomainResult<()> {
+    match home {
+        AddressHome::Provider => check_on_provider_domain(address, field),
+        AddressHome::Custom(domain) => {
+            check_on_custom_domain(address, kind, domain.as_ref(), field)
+        }
+    }
+}
+
+/// An address on a provider domain may be anything but the provider's own
+/// role addresses (docs/rules.md#provider-domains).
+pub fn check_on_provider_domain(address: &EmailAddress, field: &str) -> DomainResult<()> {
+    if ROLE_LOCAL_PARTS.contains(&address.local()) {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "{}@ belongs to the provider on its own domains",
+                address.local()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An address on a custom domain needs `domain`, the organization's own
+/// claim of it, VERIFIED or ACTIVE; a role address there may be an alias
+/// (taking the role over), never a primary address
+/// (docs/rules.md#where-addresses-may-live).
+pub fn check_on_custom_domain(
+    address: &EmailAddress,
+    kind: AddressKind,
+    domain: Option<&Domain>,
+    field: &str,
+) -> DomainResult<()> {
+    let Some(domain) = domain else {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "{} is not a domain of this organization or of the provider",
+                address.domain()
+            ),
+        ));
+    };
+    if domain.state == DomainState::Pending {
+        return Err(DomainError::precondition(format!(
+            "{} is pending: verify ownership before creating addresses on it",
+            domain.name
+        )));
+    }
+    if ROLE_LOCAL_PARTS.contains(&address.local()) && kind == AddressKind::Primary {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "{}@ is a role address: it routes to the master account and can only be taken over by an alias",
+                address.local()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn where_new_addresses_may_live() {
+        let parse = |a: &str| EmailAddress::parse_new("address", a).unwrap();
+        assert!(check_on_provider_domain(&parse("alice@mailadmin.example"), "f").is_ok());
+        assert!(check_on_provider_domain(&parse("abuse@mailadmin.example"), "f").is_err());
+        let domain = |state| crate::rules::domains::tests::domain(1, "acme.example", state);
+        let sales = parse("sales@acme.example");
+        assert!(matches!(
+            check_on_custom_domain(&sales, AddressKind::Alias, None, "f"),
+            Err(DomainError::Invalid { .. })
+        ));
+        let pending = domain(DomainState::Pending);
+        assert!(matches!(
+            check_on_custom_domain(&sales, AddressKind::Alias, Some(&pending), "f"),
+            Err(DomainError::FailedPrecondition(_))
+        ));
+        let verified = domain(DomainState::Verified);
+        assert!(check_on_custom_domain(&sales, AddressKind::Primary, Some(&verified), "f").is_ok());
+        let support = parse("support@acme.example");
+        assert!(check_on_custom_domain(&support, AddressKind::Alias, Some(&verified), "f").is_ok());
+        assert!(matches!(
+            check_on_custom_domain(&support, AddressKind::Primary, Some(&verified), "f"),
+            Err(DomainError::Invalid { .. })
+        ));
+    }
 
     fn ok(input: &str) -> String {
         EmailAddress::parse_new("address", input)

@@ -3,6 +3,116 @@
 //! records to publish and their checks; and where new addresses may live.
 
 use super::model::{DnsRecord, Domain, RecordCheck, RecordPurpose, RecordType};
+use super::plans::PlanTerms;
+use super::{DomainError, DomainResult, Kind};
+
+/// The selector every domain's DKIM key is published under.
+pub const DKIM_SELECTOR: &str = "mailadmin";
+
+/// The provider's side of every custom domain: its own mail domains (never
+/// claimable; their addresses are the provider's to give) and the MX hosts
+/// custom domains must point at.
+#[derive(Debug, Clone, Copy)]
+pub struct Provider<'a> {
+    pub domains: &'a [String],
+    pub mx_hosts: &'a [String],
+}
+
+impl Provider<'_> {
+    /// Whether `domain` (IDNA ASCII) is one of the provider's own domains.
+    pub fn owns(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d == domain)
+    }
+
+    /// A provider domain, or a name under one, cannot be claimed.
+    pub fn check_claimable(&self, field: &str, name: &str) -> DomainResult<()> {
+        let under = self
+            .domains
+            .iter()
+            .find(|p| name == p.as_str() || name.ends_with(&format!(".{p}")));
+        match under {
+            Some(provider) => Err(DomainError::invalid(
+                field,
+                format!("{name} is under the provider's domain {provider} and cannot be claimed"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The MX records a custom domain `name` points at the provider with,
+    /// preferences 10, 20, … in the configured order.
+    pub fn mx_records(&self, name: &str) -> Vec<DnsRecord> {
+        self.mx_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| DnsRecord {
+                purpose: RecordPurpose::Mx,
+                record_type: RecordType::Mx,
+                name: name.to_string(),
+                value: format!("{} {host}", 10 * (i + 1)),
+            })
+            .collect()
+    }
+
+    /// Every record `domain` should publish: ownership, MX, SPF, DKIM, DMARC
+    /// (docs/rules.md#records-to-publish).
+    pub fn records(&self, domain: &Domain) -> Vec<DnsRecord> {
+        let mut records = vec![ownership_record(domain)];
+        records.extend(self.mx_records(&domain.name));
+        let spf_domain = self
+            .domains
+            .first()
+            .map(String::as_str)
+            .unwrap_or("invalid");
+        records.push(txt(
+            RecordPurpose::Spf,
+            &domain.name,
+            format!("v=spf1 mx include:_spf.{spf_domain} ~all"),
+        ));
+        records.push(txt(
+            RecordPurpose::Dkim,
+            &format!("{}._domainkey.{}", domain.dkim_selector, domain.name),
+            format!("v=DKIM1; k=rsa; p={}", domain.dkim_public_key),
+        ));
+        records.push(txt(
+            RecordPurpose::Dmarc,
+            &format!("_dmarc.{}", domain.name),
+            "v=DMARC1; p=quarantine; adkim=r; aspf=r".to_string(),
+        ));
+        records
+    }
+}
+
+/// May `organization_id`, holding `held` domains, claim `name`, which
+/// `owned` (if any) already owns? Within its plan's domain limit, and not
+/// a domain some organization has verified (docs/rules.md#claims).
+pub fn check_claim(
+    name: &str,
+    organization_id: i64,
+    terms: &PlanTerms,
+    held: u32,
+    owned: Option<&Domain>,
+) -> DomainResult<()> {
+    if held >= terms.max_domains {
+        return Err(DomainError::precondition(format!(
+            "the organization has {held} of {} domains its {} plan allows",
+            terms.max_domains,
+            terms.plan.as_str()
+        )));
+    }
+    match owned {
+        Some(owned) if owned.organization_id == organization_id => {
+            Err(DomainError::AlreadyExists {
+                kind: Kind::Domain,
+                detail: format!("{name} is already this organization's"),
+            })
+        }
+        Some(_) => Err(DomainError::precondition(format!(
+            "{name} is in use by another organization"
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// Where the ownership token is published, under the domain.
 pub const CHALLENGE_LABEL: &str = "_mailadmin-challenge";
@@ -145,8 +255,124 @@ pub fn check_txt(expected: DnsRecord, found: Vec<String>) -> RecordCheck {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::rules::model::DomainState;
+    use crate::rules::plans::Plan;
+
+    pub(crate) fn domain(organization_id: i64, name: &str, state: DomainState) -> Domain {
+        Domain {
+            id: 1,
+            organization_id,
+            name: name.into(),
+            display_name: name.into(),
+            state,
+            verification_token: "tok".into(),
+            dkim_selector: DKIM_SELECTOR.into(),
+            dkim_public_key: "MIIB".into(),
+            address_count: 0,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            verified_at: None,
+            activated_at: None,
+        }
+    }
+
+    fn entry_terms() -> PlanTerms {
+        PlanTerms {
+            plan: Plan::Entry,
+            price_cents: 250,
+            aliases_per_user: 10,
+            max_accounts: 10,
+            max_free_accounts: 2,
+            max_domains: 1,
+            console: true,
+        }
+    }
+
+    #[test]
+    fn provider_domains_and_their_subdomains_cannot_be_claimed() {
+        let domains = ["mailadmin.example".to_string()];
+        let provider = Provider {
+            domains: &domains,
+            mx_hosts: &[],
+        };
+        assert!(
+            provider
+                .check_claimable("name", "mailadmin.example")
+                .is_err()
+        );
+        assert!(
+            provider
+                .check_claimable("name", "eu.mailadmin.example")
+                .is_err()
+        );
+        assert!(
+            provider
+                .check_claimable("name", "notmailadmin.example")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_claim_needs_room_in_the_plan_and_an_unowned_domain() {
+        let terms = entry_terms();
+        assert!(check_claim("acme.example", 1, &terms, 0, None).is_ok());
+        assert!(matches!(
+            check_claim("acme.example", 1, &terms, 1, None),
+            Err(DomainError::FailedPrecondition(_))
+        ));
+        let ours = domain(1, "acme.example", DomainState::Verified);
+        assert!(matches!(
+            check_claim("acme.example", 1, &terms, 0, Some(&ours)),
+            Err(DomainError::AlreadyExists { .. })
+        ));
+        let theirs = domain(2, "acme.example", DomainState::Active);
+        assert!(matches!(
+            check_claim("acme.example", 1, &terms, 0, Some(&theirs)),
+            Err(DomainError::FailedPrecondition(_))
+        ));
+    }
+
+    #[test]
+    fn the_records_to_publish() {
+        let domains = ["mailadmin.example".to_string()];
+        let hosts = [
+            "mx1.mailadmin.example".to_string(),
+            "mx2.mailadmin.example".to_string(),
+        ];
+        let provider = Provider {
+            domains: &domains,
+            mx_hosts: &hosts,
+        };
+        let records = provider.records(&domain(1, "acme.example", DomainState::Pending));
+        let values: Vec<_> = records
+            .iter()
+            .map(|r| (r.name.as_str(), r.value.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (
+                    "_mailadmin-challenge.acme.example",
+                    "mailadmin-verification=tok"
+                ),
+                ("acme.example", "10 mx1.mailadmin.example"),
+                ("acme.example", "20 mx2.mailadmin.example"),
+                (
+                    "acme.example",
+                    "v=spf1 mx include:_spf.mailadmin.example ~all"
+                ),
+                (
+                    "mailadmin._domainkey.acme.example",
+                    "v=DKIM1; k=rsa; p=MIIB"
+                ),
+                (
+                    "_dmarc.acme.example",
+                    "v=DMARC1; p=quarantine; adkim=r; aspf=r"
+                ),
+            ]
+        );
+    }
 
     fn record(purpose: RecordPurpose, value: &str) -> DnsRecord {
         DnsRecord {

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod address;
+pub mod aliases;
 pub mod audit;
 pub mod billing;
 pub mod credit;

@@ -2,12 +2,9 @@
 //! enable/disable/delete, and reading the audit log.
 
 use super::App;
-use super::organizations::ensure_unique_account;
-use crate::rules::accounts::require_not_deleted;
+use crate::rules::accounts::{self, NewAccountFacts, require_not_deleted};
 use crate::rules::audit::audit;
-use crate::rules::model::{
-    AccountState, AddressKind, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter,
-};
+use crate::rules::model::{AccountState, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter};
 use crate::rules::paging::{Page, Paged};
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
@@ -40,9 +37,9 @@ impl App {
             .lock_organization(organization_id)
             .await?
             .ok_or(DomainError::NotFound(Kind::Organization))?;
-        let terms = tx.plan_terms(organization.master_plan).await?;
+        let master_terms = tx.plan_terms(organization.master_plan).await?;
         if principal.role == Role::OrgAdmin {
-            terms.require_console()?;
+            master_terms.require_console()?;
         }
         if let Some(request_id) = &request_id {
             // A concurrent retry may have won the race since the read above.
@@ -53,18 +50,15 @@ impl App {
                 return Ok(first);
             }
         }
-        self.check_new_address(
-            &tx,
-            organization_id,
-            &account.primary_address,
-            AddressKind::Primary,
-            "account.primary_address",
-        )
-        .await?;
-        terms.check_new_account(tx.account_counts(organization_id).await?, account.plan)?;
-        ensure_unique_account(&tx, &account)
-            .await
-            .map_err(|e| e.within("account"))?;
+        let facts = NewAccountFacts {
+            home: self
+                .address_home(&tx, organization_id, &account.primary_address)
+                .await?,
+            counts: tx.account_counts(organization_id).await?,
+            username_taken: tx.username_taken(account.username.as_str()).await?,
+            address_taken: tx.address_taken(account.primary_address.as_str()).await?,
+        };
+        accounts::check_new_account(&account, &master_terms, &facts)?;
         let user = tx
             .insert_user(
                 organization_id,
@@ -181,36 +175,9 @@ impl App {
         let user = self
             .authorize_user(&tx, principal, user_id, Access::Manage)
             .await?;
-        require_not_deleted(&user)?;
-        if user.is_master {
-            match to {
-                AccountState::Deleted => {
-                    return Err(DomainError::precondition(
-                        "the master account is deleted only with its organization",
-                    ));
-                }
-                AccountState::Disabled if principal.role == Role::OrgAdmin => {
-                    return Err(DomainError::precondition(
-                        "an organization's admin cannot disable its own master account",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        if to == AccountState::Deleted && user.state != AccountState::Disabled {
-            return Err(DomainError::precondition(
-                "only a disabled account can be deleted: disable it first",
-            ));
-        }
-        if user.state == to {
+        let Some(change) = accounts::state_change(principal.role, &user, to)? else {
             return Ok(user);
-        }
-        let action = match to {
-            AccountState::Enabled => "user.enable",
-            AccountState::Disabled => "user.disable",
-            AccountState::Deleted => "user.delete",
         };
-        let mut revoked = 0;
         if to == AccountState::Deleted {
             self.refund_on_deletion(&tx, principal, &user, now).await?;
             tx.tombstone_user(user_id, &self.settings().provider_domains, now)
@@ -218,14 +185,16 @@ impl App {
         } else {
             tx.set_user_state(user_id, to, now).await?;
         }
-        if to != AccountState::Enabled {
-            revoked = tx.revoke_user_tokens(user_id, now).await?;
-        }
+        let revoked = if change.revokes_tokens {
+            tx.revoke_user_tokens(user_id, now).await?
+        } else {
+            0
+        };
         tx.record(
             audit(
                 principal,
                 Some(user.organization_id),
-                action,
+                change.action,
                 format!("user:{user_id}"),
             )
             .details(format!(

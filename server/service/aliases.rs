@@ -3,9 +3,11 @@
 
 use super::Access;
 use super::App;
+use crate::rules::accounts::require_not_deleted;
 use crate::rules::address::EmailAddress;
+use crate::rules::aliases::{self, NewAliasFacts};
 use crate::rules::audit::audit;
-use crate::rules::model::{AccountAddress, AccountState, AddressKind};
+use crate::rules::model::AccountAddress;
 use crate::rules::resolution::{self, Route};
 use crate::rules::{DomainError, DomainResult, Kind, Principal};
 
@@ -21,34 +23,16 @@ impl App {
         let user = self
             .authorize_user(&tx, principal, user_id, Access::Manage)
             .await?;
-        if user.state == AccountState::Deleted {
-            return Err(DomainError::precondition(format!(
-                "account {user_id} is deleted"
-            )));
-        }
-        self.check_new_address(
-            &tx,
-            user.organization_id,
-            &address,
-            AddressKind::Alias,
-            "address",
-        )
-        .await?;
-        let terms = tx.plan_terms(user.plan).await?;
-        let aliases = tx.count_aliases(user_id).await?;
-        if aliases >= terms.aliases_per_user {
-            return Err(DomainError::precondition(format!(
-                "the account has {aliases} of {} aliases its {} plan allows",
-                terms.aliases_per_user,
-                user.plan.as_str()
-            )));
-        }
-        if tx.address_taken(address.as_str()).await? {
-            return Err(DomainError::AlreadyExists {
-                kind: Kind::Address,
-                detail: format!("{address} is taken"),
-            });
-        }
+        require_not_deleted(&user)?;
+        let facts = NewAliasFacts {
+            home: self
+                .address_home(&tx, user.organization_id, &address)
+                .await?,
+            terms: tx.plan_terms(user.plan).await?,
+            aliases: tx.count_aliases(user_id).await?,
+            address_taken: tx.address_taken(address.as_str()).await?,
+        };
+        aliases::check_new_alias(&user, &address, &facts)?;
         let alias = tx.insert_alias(&user, &address, now).await?;
         tx.record(
             audit(
@@ -83,17 +67,7 @@ impl App {
             .find_user_address(user_id, address.as_str())
             .await?
             .ok_or(DomainError::NotFound(Kind::Address))?;
-        if row.kind == AddressKind::Primary {
-            return Err(DomainError::precondition(
-                "the primary address cannot be deleted",
-            ));
-        }
-        if self.is_provider_domain(&row.domain) {
-            return Err(DomainError::precondition(format!(
-                "{} is on a provider domain: such addresses can never be deleted or given to anyone else",
-                row.address
-            )));
-        }
+        aliases::check_deletable(&row, self.provider().owns(&row.domain))?;
         tx.delete_address(&row).await?;
         tx.record(
             audit(

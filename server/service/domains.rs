@@ -5,18 +5,16 @@
 use super::App;
 use crate::dkim;
 use crate::dns::DnsError;
-use crate::rules::address::{EmailAddress, normalize_domain};
+use crate::rules::address::{AddressHome, EmailAddress, normalize_domain};
 use crate::rules::audit::audit;
 use crate::rules::domains::{
-    CheckOutcome, check_mx, check_ownership, check_txt, ownership_record, txt,
+    CheckOutcome, DKIM_SELECTOR, Provider, check_claim, check_mx, check_ownership, check_txt,
+    ownership_record,
 };
 use crate::rules::model::{
-    AddressKind, DnsRecord, Domain, DomainState, NewAuditEvent, RecordCheck, RecordPurpose,
-    RecordType,
+    DnsRecord, Domain, DomainState, NewAuditEvent, RecordCheck, RecordPurpose,
 };
-use crate::rules::paging::Page;
-use crate::rules::paging::Paged;
-use crate::rules::resolution::ROLE_LOCAL_PARTS;
+use crate::rules::paging::{Page, Paged};
 use crate::rules::{Dependency, DomainError, DomainResult, Kind, Principal};
 use crate::secrets;
 use crate::store::{NewDomainRow, Tx};
@@ -29,12 +27,7 @@ impl App {
         name: String,
     ) -> DomainResult<Domain> {
         let name = normalize_domain("name", &name)?;
-        if let Some(provider) = self.provider_domain_of(&name) {
-            return Err(DomainError::invalid(
-                "name",
-                format!("{name} is under the provider's domain {provider} and cannot be claimed"),
-            ));
-        }
+        self.provider().check_claimable("name", &name)?;
         let organization_id = principal.scope_organization(organization_id)?;
         let key = dkim::generate().await?;
         let now = self.now();
@@ -47,23 +40,8 @@ impl App {
             .await?;
         let terms = tx.plan_terms(organization.master_plan).await?;
         let held = tx.count_domains(organization_id).await?;
-        if held >= terms.max_domains {
-            return Err(DomainError::precondition(format!(
-                "the organization has {held} of {} domains its {} plan allows",
-                terms.max_domains,
-                terms.plan.as_str()
-            )));
-        }
-        if let Some(owned) = tx.owned_domain(&name).await? {
-            return Err(if owned.organization_id == organization_id {
-                DomainError::AlreadyExists {
-                    kind: Kind::Domain,
-                    detail: format!("{name} is already this organization's"),
-                }
-            } else {
-                DomainError::precondition(format!("{name} is in use by another organization"))
-            });
-        }
+        let owned = tx.owned_domain(&name).await?;
+        check_claim(&name, organization_id, &terms, held, owned.as_ref())?;
         let display_name = EmailAddress::parse("name", &format!("x@{name}"))
             .map(|a| a.display()[2..].to_string())
             .unwrap_or_else(|_| name.clone());
@@ -74,7 +52,7 @@ impl App {
                     name: &name,
                     display: &display_name,
                     verification_token: &secrets::new_secret("")[..32],
-                    dkim_selector: dkim::SELECTOR,
+                    dkim_selector: DKIM_SELECTOR,
                     dkim_private_key: &key.private_pem,
                     dkim_public_key: &key.public_base64,
                 },
@@ -221,7 +199,7 @@ impl App {
         domain_id: i64,
     ) -> DomainResult<CheckOutcome> {
         let domain = self.get_domain(principal, domain_id).await?;
-        let expected = self.mx_records(&domain.name);
+        let expected = self.provider().mx_records(&domain.name);
         let first = expected
             .first()
             .cloned()
@@ -379,57 +357,6 @@ impl App {
         Ok(checks)
     }
 
-    /// Every record the domain should publish: ownership, MX, SPF, DKIM, DMARC.
-    pub fn records(&self, domain: &Domain) -> Vec<DnsRecord> {
-        let mut records = vec![ownership_record(domain)];
-        records.extend(self.mx_records(&domain.name));
-        records.push(txt(RecordPurpose::Spf, &domain.name, self.spf_value()));
-        records.push(txt(
-            RecordPurpose::Dkim,
-            &format!("{}._domainkey.{}", domain.dkim_selector, domain.name),
-            dkim::record_value(&domain.dkim_public_key),
-        ));
-        records.push(txt(
-            RecordPurpose::Dmarc,
-            &format!("_dmarc.{}", domain.name),
-            "v=DMARC1; p=quarantine; adkim=r; aspf=r".to_string(),
-        ));
-        records
-    }
-
-    fn mx_records(&self, name: &str) -> Vec<DnsRecord> {
-        self.settings()
-            .mx_hosts
-            .iter()
-            .enumerate()
-            .map(|(i, host)| DnsRecord {
-                purpose: RecordPurpose::Mx,
-                record_type: RecordType::Mx,
-                name: name.to_string(),
-                value: format!("{} {host}", 10 * (i + 1)),
-            })
-            .collect()
-    }
-
-    fn spf_value(&self) -> String {
-        let provider = self
-            .settings()
-            .provider_domains
-            .first()
-            .map(String::as_str)
-            .unwrap_or("invalid");
-        format!("v=spf1 mx include:_spf.{provider} ~all")
-    }
-
-    /// The provider domain `name` is, or is under.
-    fn provider_domain_of(&self, name: &str) -> Option<&str> {
-        self.settings()
-            .provider_domains
-            .iter()
-            .find(|p| name == p.as_str() || name.ends_with(&format!(".{p}")))
-            .map(String::as_str)
-    }
-
     /// Loads a domain the caller may manage, or NotFound.
     pub(crate) async fn authorize_domain(
         &self,
@@ -449,69 +376,33 @@ impl App {
         Ok(domain)
     }
 
-    /// An address on a provider domain may be anything but the provider's
-    /// own role addresses.
-    pub(crate) fn check_provider_address(
-        &self,
-        address: &EmailAddress,
-        field: &str,
-    ) -> DomainResult<()> {
-        if ROLE_LOCAL_PARTS.contains(&address.local()) {
-            return Err(DomainError::invalid(
-                field,
-                format!(
-                    "{}@ belongs to the provider on its own domains",
-                    address.local()
-                ),
-            ));
+    /// The provider's domains and MX hosts, from the settings.
+    pub fn provider(&self) -> Provider<'_> {
+        Provider {
+            domains: &self.settings().provider_domains,
+            mx_hosts: &self.settings().mx_hosts,
         }
-        Ok(())
     }
 
-    /// May `address` be given to an account of `organization_id`? On a
-    /// provider domain (but not the provider's role addresses), or on a
-    /// VERIFIED or ACTIVE domain of the organization. Role addresses on a
-    /// custom domain may be aliases (taking the role over), never primaries.
-    pub(crate) async fn check_new_address(
+    /// Every record `domain` should publish: ownership, MX, SPF, DKIM, DMARC.
+    pub fn records(&self, domain: &Domain) -> Vec<DnsRecord> {
+        self.provider().records(domain)
+    }
+
+    /// Where `address` would live if an account of `organization_id` got it.
+    pub(crate) async fn address_home(
         &self,
         tx: &Tx,
         organization_id: i64,
         address: &EmailAddress,
-        kind: AddressKind,
-        field: &str,
-    ) -> DomainResult<()> {
-        if self.is_provider_domain(address.domain()) {
-            return self.check_provider_address(address, field);
+    ) -> DomainResult<AddressHome> {
+        if self.provider().owns(address.domain()) {
+            return Ok(AddressHome::Provider);
         }
-        let role = ROLE_LOCAL_PARTS.contains(&address.local());
         let domain = tx
             .find_organization_domain(organization_id, address.domain())
-            .await?
-            .ok_or_else(|| {
-                DomainError::invalid(
-                    field,
-                    format!(
-                        "{} is not a domain of this organization or of the provider",
-                        address.domain()
-                    ),
-                )
-            })?;
-        if domain.state == DomainState::Pending {
-            return Err(DomainError::precondition(format!(
-                "{} is pending: verify ownership before creating addresses on it",
-                domain.name
-            )));
-        }
-        if role && kind == AddressKind::Primary {
-            return Err(DomainError::invalid(
-                field,
-                format!(
-                    "{}@ is a role address: it routes to the master account and can only be taken over by an alias",
-                    address.local()
-                ),
-            ));
-        }
-        Ok(())
+            .await?;
+        Ok(AddressHome::Custom(domain))
     }
 }
 

@@ -93,6 +93,6 @@ impl App {
 
     /// Whether `domain` (IDNA ASCII) is one of the provider's own domains.
     pub fn is_provider_domain(&self, domain: &str) -> bool {
-        self.settings.provider_domains.iter().any(|d| d == domain)
+        self.provider().owns(domain)
     }
 }

@@ -2,10 +2,11 @@
 //! access rules every organization-scoped call goes through.
 
 use super::App;
+use crate::rules::accounts;
+use crate::rules::address;
 use crate::rules::audit::audit;
 use crate::rules::model::{NewAccount, Organization, User};
-use crate::rules::paging::Page;
-use crate::rules::paging::Paged;
+use crate::rules::paging::{Page, Paged};
 use crate::rules::plans::Plan;
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
@@ -18,19 +19,21 @@ impl App {
         name: String,
         master: NewAccount,
     ) -> DomainResult<(Organization, User)> {
-        if !self.is_provider_domain(master.primary_address.domain()) {
+        if !self.provider().owns(master.primary_address.domain()) {
             return Err(DomainError::invalid(
                 "master.primary_address",
                 "must be on a provider domain: a new organization has no domains yet",
             ));
         }
-        self.check_provider_address(&master.primary_address, "master.primary_address")?;
+        address::check_on_provider_domain(&master.primary_address, "master.primary_address")?;
         let hash = secrets::hash_password(master.password.expose().to_string()).await?;
         let now = self.now();
         let tx = self.store().write().await?;
-        ensure_unique_account(&tx, &master)
-            .await
-            .map_err(|e| e.within("master"))?;
+        accounts::check_unique(
+            &master,
+            tx.username_taken(master.username.as_str()).await?,
+            tx.address_taken(master.primary_address.as_str()).await?,
+        )?;
         let organization_id = tx.insert_organization(&name, now).await?;
         let user = tx
             .insert_user(organization_id, &master, hash, true, None, now)
@@ -141,22 +144,4 @@ impl App {
         }
         Ok(organization)
     }
-}
-
-/// Username and address must be free; checked inside the writing
-/// transaction (the unique keys back it up under races).
-pub(crate) async fn ensure_unique_account(tx: &Tx, account: &NewAccount) -> DomainResult<()> {
-    if tx.username_taken(account.username.as_str()).await? {
-        return Err(DomainError::AlreadyExists {
-            kind: Kind::Username,
-            detail: format!("{:?} is taken", account.username.as_str()),
-        });
-    }
-    if tx.address_taken(account.primary_address.as_str()).await? {
-        return Err(DomainError::AlreadyExists {
-            kind: Kind::Address,
-            detail: format!("{} is taken", account.primary_address),
-        });
-    }
-    Ok(())
 }
