@@ -1,22 +1,16 @@
-//! Credit, ledger, periods, the plan catalog and notifications. A billing
-//! decision (`domain::billing::BillingWrite`) is written here in a handful
+//! Billing positions, periods, renewals and plan changes. A billing
+//! decision (`rules::billing::BillingWrite`) is written here in a handful
 //! of bulk statements, so a renewal batch of hundreds of accounts costs
 //! about as much as one account.
 
-use super::entities::{
-    addresses, ledger_entries, notifications, organizations, periods, plan_changes, plans, users,
-};
-use super::paging::{Keyset, Order};
+use super::entities::{addresses, ledger_entries, notifications, periods, plan_changes, users};
+use super::ledger::ledger_row;
 use super::{Store, Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
-use crate::rules::billing::{
-    AccountPosition, BillingWrite, LedgerEntry, LedgerKind, NewLedgerEntry, Notification,
-    NotificationKind,
-};
+use crate::rules::billing::{AccountPosition, BillingWrite, LedgerKind, NewLedgerEntry};
 use crate::rules::model::{AccountState, AddressKind};
 use crate::rules::money::Money;
-use crate::rules::paging::Page;
-use crate::rules::plans::{Plan, PlanTerms};
+use crate::rules::plans::Plan;
 use crate::rules::{DomainError, DomainResult, Kind};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, LockBehavior, LockType};
@@ -26,52 +20,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-/// The domain of seeded accounts' primary addresses (fixtures only): a
-/// benchmark serving them lists it in `--provider-domains`.
-pub const SEED_DOMAIN: &str = "seed.invalid";
-
-/// A recorded plan change, for replays of the same request_id.
-pub struct PlanChangeRecord {
-    pub from_plan: Plan,
-    pub to_plan: Plan,
-    pub refund: Money,
-    pub charge: Money,
-}
-
 impl Tx {
-    /// Locks the organizations' rows (in id order, so concurrent writers
-    /// never deadlock) and returns their credit.
-    pub async fn lock_credits(
-        &self,
-        organization_ids: &[i64],
-    ) -> DomainResult<HashMap<i64, Money>> {
-        let mut ids = organization_ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let rows: Vec<(i64, i64)> = organizations::Entity::find()
-            .select_only()
-            .column(organizations::Column::Id)
-            .column(organizations::Column::BalanceCents)
-            .filter(organizations::Column::Id.is_in(ids))
-            .order_by_asc(organizations::Column::Id)
-            .lock_exclusive()
-            .into_tuple()
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, cents)| (id, Money::from_cents(cents)))
-            .collect())
-    }
-
-    pub async fn lock_credit(&self, organization_id: i64) -> DomainResult<Money> {
-        self.lock_credits(&[organization_id])
-            .await?
-            .remove(&organization_id)
-            .ok_or(DomainError::NotFound(Kind::Organization))
-    }
-
     /// An account's billing position, with its current period's charge.
     pub async fn account_position(&self, user_id: i64) -> DomainResult<Option<AccountPosition>> {
         let Some(row) = users::Entity::find_by_id(user_id)
@@ -185,41 +134,6 @@ impl Tx {
             .await
             .map_err(db_err)?;
         Ok(rows.into_iter().map(|(org, n)| (org, n as u32)).collect())
-    }
-
-    /// Every plan's terms, in one query, in the order of [`Plan::ALL`].
-    pub async fn plan_catalog(&self) -> DomainResult<Vec<PlanTerms>> {
-        let rows = plans::Entity::find().all(&self.txn).await.map_err(db_err)?;
-        Plan::ALL
-            .into_iter()
-            .map(|plan| {
-                rows.iter()
-                    .find(|r| r.name == plan.as_str())
-                    .map(|r| super::accounts::terms_from(plan, r))
-                    .ok_or_else(|| {
-                        DomainError::internal(format!(
-                            "plan {} missing from catalog",
-                            plan.as_str()
-                        ))
-                    })
-            })
-            .collect()
-    }
-
-    pub async fn update_plan_terms(&self, terms: &PlanTerms) -> DomainResult<()> {
-        plans::ActiveModel {
-            name: sea_orm::Unchanged(terms.plan.as_str().to_string()),
-            price_cents: Set(terms.price_cents),
-            aliases_per_user: Set(terms.aliases_per_user as i32),
-            max_accounts: Set(terms.max_accounts as i32),
-            max_free_accounts: Set(terms.max_free_accounts as i32),
-            max_domains: Set(terms.max_domains as i32),
-            console: Set(terms.console),
-        }
-        .update(&self.txn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     /// Writes one billing decision: new periods, closed periods, account
@@ -375,99 +289,6 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn find_topup(&self, idempotency_key: &str) -> DomainResult<Option<LedgerEntry>> {
-        ledger_entries::Entity::find()
-            .filter(ledger_entries::Column::IdempotencyKey.eq(idempotency_key))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .map(entry_from)
-            .transpose()
-    }
-
-    /// Inserts a top-up entry and sets the new credit (the row is locked).
-    pub async fn insert_topup(
-        &self,
-        entry: &NewLedgerEntry,
-        now: DateTime<Utc>,
-    ) -> DomainResult<LedgerEntry> {
-        let row = ledger_row(entry, to_millis(now))
-            .insert(&self.txn)
-            .await
-            .map_err(|e| {
-                unique_or(
-                    e,
-                    Kind::IdempotencyKey,
-                    "this idempotency key was used for another payment",
-                )
-            })?;
-        organizations::Entity::update_many()
-            .col_expr(
-                organizations::Column::BalanceCents,
-                Expr::value(entry.balance_after.cents()),
-            )
-            .filter(organizations::Column::Id.eq(entry.organization_id))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        entry_from(row)
-    }
-
-    /// Newest first.
-    pub async fn list_ledger(
-        &self,
-        organization_id: i64,
-        page: Page,
-    ) -> DomainResult<Vec<LedgerEntry>> {
-        let rows = ledger_entries::Entity::find()
-            .filter(ledger_entries::Column::OrganizationId.eq(organization_id))
-            .keyset(ledger_entries::Column::Id, Order::NewestFirst, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(entry_from).collect()
-    }
-
-    /// Newest first.
-    pub async fn list_notifications(
-        &self,
-        organization_id: i64,
-        page: Page,
-    ) -> DomainResult<Vec<Notification>> {
-        let rows = notifications::Entity::find()
-            .filter(notifications::Column::OrganizationId.eq(organization_id))
-            .keyset(notifications::Column::Id, Order::NewestFirst, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Notification {
-                    id: r.id,
-                    organization_id: r.organization_id,
-                    kind: NotificationKind::parse_stored(&r.kind).ok_or_else(|| {
-                        DomainError::internal(format!("notification {}: bad kind", r.id))
-                    })?,
-                    message: r.message,
-                    created_at: from_millis(r.created_at),
-                })
-            })
-            .collect()
-    }
-
-    pub async fn credit(&self, organization_id: i64) -> DomainResult<Money> {
-        let cents: Option<i64> = organizations::Entity::find_by_id(organization_id)
-            .select_only()
-            .column(organizations::Column::BalanceCents)
-            .into_tuple()
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?;
-        cents
-            .map(Money::from_cents)
-            .ok_or(DomainError::NotFound(Kind::Organization))
-    }
-
     /// The paid accounts of an organization: (paid_until, plan, unpaid).
     pub async fn paid_accounts(
         &self,
@@ -537,6 +358,18 @@ impl Tx {
         .map_err(|e| unique_or(e, Kind::PlanChange, "this request_id was used"))?;
         Ok(())
     }
+}
+
+/// The domain of seeded accounts' primary addresses (fixtures only): a
+/// benchmark serving them lists it in `--provider-domains`.
+pub const SEED_DOMAIN: &str = "seed.invalid";
+
+/// A recorded plan change, for replays of the same request_id.
+pub struct PlanChangeRecord {
+    pub from_plan: Plan,
+    pub to_plan: Plan,
+    pub refund: Money,
+    pub charge: Money,
 }
 
 impl Store {
@@ -685,40 +518,5 @@ fn position_from(row: PositionRow) -> DomainResult<AccountPosition> {
         period_seq,
         unpaid,
         current_charge: Money::ZERO,
-    })
-}
-
-fn ledger_row(e: &NewLedgerEntry, at: i64) -> ledger_entries::ActiveModel {
-    ledger_entries::ActiveModel {
-        organization_id: Set(e.organization_id),
-        kind: Set(e.kind.as_str().to_string()),
-        amount_cents: Set(e.amount.cents()),
-        balance_after_cents: Set(e.balance_after.cents()),
-        user_id: Set(e.user_id),
-        plan: Set(e.plan.map(|p| p.as_str().to_string())),
-        period_seq: Set(e.period_seq),
-        idempotency_key: Set(e.idempotency_key.clone()),
-        reference: Set(e.reference.clone()),
-        description: Set(e.description.clone()),
-        created_at: Set(at),
-        ..Default::default()
-    }
-}
-
-fn entry_from(r: ledger_entries::Model) -> DomainResult<LedgerEntry> {
-    Ok(LedgerEntry {
-        id: r.id,
-        organization_id: r.organization_id,
-        kind: LedgerKind::parse_stored(&r.kind)
-            .ok_or_else(|| DomainError::internal(format!("ledger entry {}: bad kind", r.id)))?,
-        amount: Money::from_cents(r.amount_cents),
-        balance_after: Money::from_cents(r.balance_after_cents),
-        user_id: r.user_id,
-        plan: r.plan.as_deref().map(Plan::parse_stored).transpose()?,
-        period_seq: r.period_seq,
-        idempotency_key: r.idempotency_key,
-        reference: r.reference,
-        description: r.description,
-        created_at: from_millis(r.created_at),
     })
 }

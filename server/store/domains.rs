@@ -1,14 +1,11 @@
-//! Custom domains, notifications, account addresses (aliases), and the
-//! routing facts one resolution needs.
+//! Custom domains: claims, verification, activation, removal.
 
-use super::entities::{addresses, domains, notifications, organizations, users};
+use super::entities::{addresses, domains};
 use super::paging::{Keyset, Order};
 use super::{Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
-use crate::rules::address::EmailAddress;
-use crate::rules::model::{AccountAddress, AccountState, AddressKind, Domain, DomainState, User};
+use crate::rules::model::{Domain, DomainState};
 use crate::rules::paging::Page;
-use crate::rules::resolution::{self, AccountRoute, Directory, DomainRoute};
 use crate::rules::{DomainError, DomainResult, Kind};
 use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
@@ -17,18 +14,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use std::collections::HashMap;
-
-/// A domain claim about to be stored.
-pub struct NewDomainRow<'a> {
-    pub organization_id: i64,
-    pub name: &'a str,
-    pub display: &'a str,
-    pub verification_token: &'a str,
-    pub dkim_selector: &'a str,
-    pub dkim_private_key: &'a str,
-    pub dkim_public_key: &'a str,
-}
 
 impl Tx {
     pub async fn insert_domain(
@@ -263,212 +248,17 @@ impl Tx {
             .map_err(db_err)?;
         Ok(n as u32)
     }
-
-    // --- notifications --------------------------------------------------------
-
-    pub async fn insert_notification(
-        &self,
-        organization_id: i64,
-        kind: &str,
-        message: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        notifications::ActiveModel {
-            organization_id: Set(organization_id),
-            kind: Set(kind.to_string()),
-            message: Set(message.to_string()),
-            created_at: Set(to_millis(now)),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    // --- addresses --------------------------------------------------------------
-
-    pub async fn count_aliases(&self, user_id: i64) -> DomainResult<u32> {
-        let n = addresses::Entity::find()
-            .filter(addresses::Column::UserId.eq(user_id))
-            .filter(addresses::Column::Kind.eq(AddressKind::Alias.as_str()))
-            .count(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(n as u32)
-    }
-
-    pub async fn insert_alias(
-        &self,
-        user: &User,
-        address: &EmailAddress,
-        now: DateTime<Utc>,
-    ) -> DomainResult<AccountAddress> {
-        let row = self
-            .insert_address(
-                user.id,
-                user.organization_id,
-                address,
-                AddressKind::Alias,
-                now,
-            )
-            .await?;
-        address_from(row)
-    }
-
-    pub async fn find_user_address(
-        &self,
-        user_id: i64,
-        address: &str,
-    ) -> DomainResult<Option<AccountAddress>> {
-        addresses::Entity::find()
-            .filter(addresses::Column::UserId.eq(user_id))
-            .filter(addresses::Column::Address.eq(address))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .map(address_from)
-            .transpose()
-    }
-
-    pub async fn delete_address(&self, address: &AccountAddress) -> DomainResult<()> {
-        addresses::Entity::delete_by_id(address.id)
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        self.touch(RoutingKey::Address(address.address.clone()));
-        Ok(())
-    }
-
-    /// Primary first, then aliases oldest first.
-    pub async fn list_user_addresses(&self, user_id: i64) -> DomainResult<Vec<AccountAddress>> {
-        let rows = addresses::Entity::find()
-            .filter(addresses::Column::UserId.eq(user_id))
-            .order_by_asc(addresses::Column::Id)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        let mut out = rows
-            .into_iter()
-            .map(address_from)
-            .collect::<DomainResult<Vec<_>>>()?;
-        out.sort_by_key(|a| (a.kind != AddressKind::Primary, a.id));
-        Ok(out)
-    }
-
-    /// Everything resolving `address` may look at, loaded in a few queries.
-    pub async fn routing_facts(
-        &self,
-        address: &EmailAddress,
-        provider_domains: &[String],
-    ) -> DomainResult<RoutingFacts> {
-        let domain = if provider_domains.iter().any(|d| d == address.domain()) {
-            Some(DomainRoute::Provider)
-        } else {
-            let owner: Option<i64> = domains::Entity::find()
-                .select_only()
-                .column(domains::Column::OrganizationId)
-                .filter(domains::Column::Name.eq(address.domain()))
-                .filter(domains::Column::State.eq(DomainState::Active.as_str()))
-                .into_tuple()
-                .one(&self.txn)
-                .await
-                .map_err(db_err)?;
-            match owner {
-                Some(organization_id) => {
-                    let master: Option<Option<i64>> =
-                        organizations::Entity::find_by_id(organization_id)
-                            .select_only()
-                            .column(organizations::Column::MasterUserId)
-                            .into_tuple()
-                            .one(&self.txn)
-                            .await
-                            .map_err(db_err)?;
-                    let master_user_id = master
-                        .flatten()
-                        .ok_or_else(|| DomainError::internal("organization without master"))?;
-                    Some(DomainRoute::Active { master_user_id })
-                }
-                None => None,
-            }
-        };
-        let owners: Vec<(String, i64, i64)> = addresses::Entity::find()
-            .select_only()
-            .column(addresses::Column::Address)
-            .column(addresses::Column::UserId)
-            .column(addresses::Column::OrganizationId)
-            .filter(addresses::Column::Address.is_in(resolution::candidates(address)))
-            .into_tuple()
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        let mut user_ids: Vec<i64> = owners.iter().map(|(_, user, _)| *user).collect();
-        if let Some(DomainRoute::Active { master_user_id }) = domain {
-            user_ids.push(master_user_id);
-        }
-        let accounts: Vec<(i64, String, String)> = users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .column(users::Column::State)
-            .column(users::Column::PrimaryAddress)
-            .filter(users::Column::Id.is_in(user_ids))
-            .into_tuple()
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        let accounts = accounts
-            .into_iter()
-            .map(|(id, state, primary_address)| {
-                let state = AccountState::parse_stored(&state)
-                    .ok_or_else(|| DomainError::internal(format!("user {id}: bad state")))?;
-                Ok((
-                    id,
-                    AccountRoute {
-                        state,
-                        primary_address,
-                    },
-                ))
-            })
-            .collect::<DomainResult<HashMap<_, _>>>()?;
-        Ok(RoutingFacts {
-            domain: domain.map(|route| (address.domain().to_string(), route)),
-            owners: owners
-                .into_iter()
-                .map(|(a, user, org)| (a, (user, org)))
-                .collect(),
-            accounts,
-        })
-    }
 }
 
-/// The rows one resolution reads, as a [`Directory`].
-pub struct RoutingFacts {
-    /// The one domain read, and how it is served.
-    domain: Option<(String, DomainRoute)>,
-    owners: HashMap<String, (i64, i64)>,
-    accounts: HashMap<i64, AccountRoute>,
-}
-
-impl RoutingFacts {
-    /// Whether any address looked at belongs to an account of `organization_id`.
-    pub fn owned_by(&self, organization_id: i64) -> bool {
-        self.owners.values().any(|(_, org)| *org == organization_id)
-    }
-}
-
-impl Directory for RoutingFacts {
-    fn domain(&self, domain: &str) -> Option<DomainRoute> {
-        self.domain
-            .as_ref()
-            .filter(|(name, _)| name == domain)
-            .map(|(_, route)| *route)
-    }
-    fn owner(&self, address: &str) -> Option<i64> {
-        self.owners.get(address).map(|(user, _)| *user)
-    }
-    fn account(&self, user_id: i64) -> Option<AccountRoute> {
-        self.accounts.get(&user_id).cloned()
-    }
+/// A domain claim about to be stored.
+pub struct NewDomainRow<'a> {
+    pub organization_id: i64,
+    pub name: &'a str,
+    pub display: &'a str,
+    pub verification_token: &'a str,
+    pub dkim_selector: &'a str,
+    pub dkim_private_key: &'a str,
+    pub dkim_public_key: &'a str,
 }
 
 fn domain_from(row: domains::Model, address_count: u32) -> DomainResult<Domain> {
@@ -486,28 +276,5 @@ fn domain_from(row: domains::Model, address_count: u32) -> DomainResult<Domain> 
         created_at: from_millis(row.created_at),
         verified_at: row.verified_at.map(from_millis),
         activated_at: row.activated_at.map(from_millis),
-    })
-}
-
-fn address_from(row: addresses::Model) -> DomainResult<AccountAddress> {
-    let kind = match row.kind.as_str() {
-        "primary" => AddressKind::Primary,
-        "alias" => AddressKind::Alias,
-        other => {
-            return Err(DomainError::internal(format!(
-                "address {}: bad kind {other:?}",
-                row.id
-            )));
-        }
-    };
-    Ok(AccountAddress {
-        id: row.id,
-        user_id: row.user_id,
-        organization_id: row.organization_id,
-        address: row.address,
-        display: row.display,
-        domain: row.domain,
-        kind,
-        created_at: from_millis(row.created_at),
     })
 }

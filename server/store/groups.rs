@@ -1,8 +1,8 @@
 //! Groups of accounts and their members.
 
-use super::accounts::user_from;
 use super::entities::{group_members, groups, users};
 use super::paging::{Keyset, Order};
+use super::users::user_from;
 use super::{Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::model::{Group, GroupSharing, User};

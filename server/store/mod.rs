@@ -3,14 +3,22 @@
 //! transaction ([`Tx`]) and backs each invariant with the database itself
 //! (unique keys, row locks). Database errors become [`DomainError`]s here.
 
-mod accounts;
+mod addresses;
+mod audit;
 mod billing;
 mod domains;
 mod entities;
 mod groups;
+mod ledger;
+mod notifications;
+mod organizations;
+mod outbox;
 mod paging;
+mod password_resets;
+mod plans;
 mod snapshot;
 mod tokens;
+mod users;
 
 use crate::rules::{Dependency, DomainError, DomainResult, Kind};
 use crate::snapshot::{RoutingKey, RoutingTable};
@@ -22,10 +30,11 @@ use sea_orm::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use accounts::UserRow;
+pub use addresses::RoutingFacts;
 pub use billing::{PlanChangeRecord, SEED_DOMAIN};
-pub use domains::{NewDomainRow, RoutingFacts};
+pub use domains::NewDomainRow;
 pub use tokens::TokenRow;
+pub use users::UserRow;
 
 /// The connection pool, and the routing snapshot kept in step with it.
 #[derive(Clone)]

@@ -1,18 +1,16 @@
-//! Organizations, accounts, their addresses, the plan catalog, password
-//! resets, the outbox and the audit log.
+//! Accounts: the user rows, logins, personal data, states and the
+//! tombstone a deleted account leaves.
 
-use super::entities::{
-    addresses, audit_events, group_members, organizations, outbox, password_resets, plans, users,
-};
+use super::entities::{addresses, group_members, users};
 use super::paging::{Keyset, Order};
 use super::{Tx, db_err, unique_or};
 use crate::clock::{from_millis, to_millis};
 use crate::rules::model::{
-    AccountState, AddressKind, AuditEvent, NewAccount, NewAuditEvent, Organization, OutboxMessage,
-    Photo, PostalAddress, Profile, ProfileUpdate, User, UserFilter,
+    AccountState, AddressKind, NewAccount, Photo, PostalAddress, Profile, ProfileUpdate, User,
+    UserFilter,
 };
 use crate::rules::paging::Page;
-use crate::rules::plans::{AccountCounts, Plan, PlanTerms};
+use crate::rules::plans::Plan;
 use crate::rules::{DomainError, DomainResult, Kind};
 use crate::snapshot::RoutingKey;
 use chrono::{DateTime, Utc};
@@ -22,141 +20,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-/// An account with its password hash, for login checks.
-pub struct UserRow {
-    pub user: User,
-    pub password_hash: String,
-}
-
 impl Tx {
-    // --- plan catalog -------------------------------------------------------
-
-    pub async fn plan_terms(&self, plan: Plan) -> DomainResult<PlanTerms> {
-        let row = plans::Entity::find_by_id(plan.as_str().to_string())
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| {
-                DomainError::internal(format!("plan {} missing from catalog", plan.as_str()))
-            })?;
-        Ok(terms_from(plan, &row))
-    }
-
-    // --- organizations ------------------------------------------------------
-
-    pub async fn insert_organization(&self, name: &str, now: DateTime<Utc>) -> DomainResult<i64> {
-        let row = organizations::ActiveModel {
-            name: Set(name.to_string()),
-            master_user_id: Set(None),
-            created_at: Set(to_millis(now)),
-            balance_cents: Set(0),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(db_err)?;
-        Ok(row.id)
-    }
-
-    pub async fn set_organization_master(
-        &self,
-        organization_id: i64,
-        user_id: i64,
-    ) -> DomainResult<()> {
-        organizations::Entity::update_many()
-            .col_expr(organizations::Column::MasterUserId, Expr::value(user_id))
-            .filter(organizations::Column::Id.eq(organization_id))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Reads an organization and locks its row until the transaction ends
-    /// (PostgreSQL `FOR UPDATE`; SQLite's writer lock already serializes),
-    /// so checks against its limits cannot race.
-    pub async fn lock_organization(&self, id: i64) -> DomainResult<Option<Organization>> {
-        let row = organizations::Entity::find_by_id(id)
-            .lock_exclusive()
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?;
-        match row {
-            Some(row) => Ok(Some(self.organization_from(row).await?)),
-            None => Ok(None),
-        }
-    }
-
-    pub async fn find_organization(&self, id: i64) -> DomainResult<Option<Organization>> {
-        let row = organizations::Entity::find_by_id(id)
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?;
-        match row {
-            Some(row) => Ok(Some(self.organization_from(row).await?)),
-            None => Ok(None),
-        }
-    }
-
-    pub async fn list_organizations(&self, page: Page) -> DomainResult<Vec<Organization>> {
-        let rows = organizations::Entity::find()
-            .keyset(organizations::Column::Id, Order::OldestFirst, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.organization_from(row).await?);
-        }
-        Ok(out)
-    }
-
-    async fn organization_from(&self, row: organizations::Model) -> DomainResult<Organization> {
-        let master_user_id = row.master_user_id.ok_or_else(|| {
-            DomainError::internal(format!("organization {} has no master", row.id))
-        })?;
-        let master = users::Entity::find_by_id(master_user_id)
-            .select_only()
-            .column(users::Column::Plan)
-            .into_tuple::<String>()
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| DomainError::internal("master account row missing"))?;
-        let counts = self.account_counts(row.id).await?;
-        Ok(Organization {
-            id: row.id,
-            name: row.name,
-            master_user_id,
-            master_plan: Plan::parse_stored(&master)?,
-            account_count: counts.accounts,
-            created_at: from_millis(row.created_at),
-        })
-    }
-
-    /// Accounts besides the master (deleted ones excluded), and how many of
-    /// them are Free.
-    pub async fn account_counts(&self, organization_id: i64) -> DomainResult<AccountCounts> {
-        let live = || {
-            users::Entity::find()
-                .filter(users::Column::OrganizationId.eq(organization_id))
-                .filter(users::Column::IsMaster.eq(false))
-                .filter(users::Column::State.ne(AccountState::Deleted.as_str()))
-        };
-        let accounts = live().count(&self.txn).await.map_err(db_err)?;
-        let free_accounts = live()
-            .filter(users::Column::Plan.eq(Plan::Free.as_str()))
-            .count(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(AccountCounts {
-            accounts: accounts as u32,
-            free_accounts: free_accounts as u32,
-        })
-    }
-
-    // --- accounts -------------------------------------------------------------
-
     /// Inserts an account and its primary address. Uniqueness of the
     /// username and the address is enforced by unique keys.
     pub async fn insert_user(
@@ -208,45 +72,9 @@ impl Tx {
         user_from(row)
     }
 
-    /// Gives `address` to an account; the unique key on the normalized
-    /// address is the platform-wide uniqueness rule.
-    pub(super) async fn insert_address(
-        &self,
-        user_id: i64,
-        organization_id: i64,
-        address: &crate::rules::address::EmailAddress,
-        kind: AddressKind,
-        now: DateTime<Utc>,
-    ) -> DomainResult<addresses::Model> {
-        let row = addresses::ActiveModel {
-            address: Set(address.to_string()),
-            display: Set(address.display()),
-            domain: Set(address.domain().to_string()),
-            kind: Set(kind.as_str().to_string()),
-            user_id: Set(user_id),
-            organization_id: Set(organization_id),
-            created_at: Set(to_millis(now)),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(|e| unique_or(e, Kind::Address, format!("{address} is taken")))?;
-        self.touch(RoutingKey::Address(row.address.clone()));
-        Ok(row)
-    }
-
     pub async fn username_taken(&self, username: &str) -> DomainResult<bool> {
         let n = users::Entity::find()
             .filter(users::Column::Username.eq(username))
-            .count(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(n > 0)
-    }
-
-    pub async fn address_taken(&self, address: &str) -> DomainResult<bool> {
-        let n = addresses::Entity::find()
-            .filter(addresses::Column::Address.eq(address))
             .count(&self.txn)
             .await
             .map_err(db_err)?;
@@ -551,179 +379,12 @@ impl Tx {
         }
         Ok(())
     }
-
-    // --- password resets and the outbox ---------------------------------------
-
-    pub async fn insert_password_reset(
-        &self,
-        digest: String,
-        user_id: i64,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        password_resets::ActiveModel {
-            digest: Set(digest),
-            user_id: Set(user_id),
-            created_at: Set(to_millis(now)),
-            expires_at: Set(to_millis(expires_at)),
-            used_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Marks a reset token used, if it is unused and unexpired, and returns
-    /// its account. The conditional update makes it single-use even under
-    /// concurrent attempts. Every other open token of the account is voided.
-    pub async fn consume_password_reset(
-        &self,
-        digest: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Option<i64>> {
-        let Some(row) = password_resets::Entity::find()
-            .filter(password_resets::Column::Digest.eq(digest))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-        else {
-            return Ok(None);
-        };
-        let used = password_resets::Entity::update_many()
-            .col_expr(password_resets::Column::UsedAt, Expr::value(to_millis(now)))
-            .filter(password_resets::Column::UserId.eq(row.user_id))
-            .filter(password_resets::Column::UsedAt.is_null())
-            .filter(password_resets::Column::ExpiresAt.gt(to_millis(now)))
-            .filter(password_resets::Column::Id.eq(row.id))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        if used.rows_affected != 1 {
-            return Ok(None);
-        }
-        password_resets::Entity::update_many()
-            .col_expr(password_resets::Column::UsedAt, Expr::value(to_millis(now)))
-            .filter(password_resets::Column::UserId.eq(row.user_id))
-            .filter(password_resets::Column::UsedAt.is_null())
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(Some(row.user_id))
-    }
-
-    pub async fn insert_outbox(
-        &self,
-        recipient: &str,
-        subject: &str,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        outbox::ActiveModel {
-            recipient: Set(recipient.to_string()),
-            subject: Set(subject.to_string()),
-            body: Set(body.to_string()),
-            created_at: Set(to_millis(now)),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Newest first.
-    pub async fn list_outbox(&self, page: Page) -> DomainResult<Vec<OutboxMessage>> {
-        let rows = outbox::Entity::find()
-            .keyset(outbox::Column::Id, Order::NewestFirst, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| OutboxMessage {
-                id: r.id,
-                recipient: r.recipient,
-                subject: r.subject,
-                body: r.body,
-                created_at: from_millis(r.created_at),
-            })
-            .collect())
-    }
-
-    // --- audit -------------------------------------------------------------------
-
-    pub async fn record(&self, event: NewAuditEvent, now: DateTime<Utc>) -> DomainResult<()> {
-        self.record_all(vec![event], now).await
-    }
-
-    /// Records many events in one statement (a renewal batch audits every
-    /// account it touched).
-    pub async fn record_all(
-        &self,
-        events: Vec<NewAuditEvent>,
-        now: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let rows = events.into_iter().map(|event| audit_events::ActiveModel {
-            at: Set(to_millis(now)),
-            actor: Set(event.actor),
-            organization_id: Set(event.organization_id),
-            action: Set(event.action.to_string()),
-            target: Set(event.target),
-            details: Set(event.details),
-            ..Default::default()
-        });
-        audit_events::Entity::insert_many(rows)
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Newest first; `organization_id` None means every event.
-    pub async fn list_audit(
-        &self,
-        organization_id: Option<i64>,
-        page: Page,
-    ) -> DomainResult<Vec<AuditEvent>> {
-        let mut query = audit_events::Entity::find();
-        if let Some(org) = organization_id {
-            query = query.filter(audit_events::Column::OrganizationId.eq(org));
-        }
-        let rows = query
-            .keyset(audit_events::Column::Id, Order::NewestFirst, page)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEvent {
-                id: r.id,
-                at: from_millis(r.at),
-                actor: r.actor,
-                organization_id: r.organization_id,
-                action: r.action,
-                target: r.target,
-                details: r.details,
-            })
-            .collect())
-    }
 }
 
-pub(super) fn terms_from(plan: Plan, row: &plans::Model) -> PlanTerms {
-    PlanTerms {
-        plan,
-        price_cents: row.price_cents,
-        aliases_per_user: u32::try_from(row.aliases_per_user).unwrap_or(0),
-        max_accounts: u32::try_from(row.max_accounts).unwrap_or(0),
-        max_free_accounts: u32::try_from(row.max_free_accounts).unwrap_or(0),
-        max_domains: u32::try_from(row.max_domains).unwrap_or(0),
-        console: row.console,
-    }
+/// An account with its password hash, for login checks.
+pub struct UserRow {
+    pub user: User,
+    pub password_hash: String,
 }
 
 fn escape_like(text: &str) -> String {
