@@ -26,7 +26,7 @@ const MANAGE: Access = Access::Roles(&[Role::Operator, Role::OrgAdmin]);
 const SELF_SERVICE: Access = Access::Roles(&[Role::Operator, Role::OrgAdmin, Role::User]);
 const MAIL_SERVERS: Access = Access::Roles(&[Role::Operator, Role::Delivery]);
 
-/// SPEC's role × RPC table. Methods not listed are refused to everyone.
+/// The role × RPC table (docs/rules.md, "Role matrix"). Methods not listed are refused to everyone.
 pub fn access(path: &str) -> Option<Access> {
     if path.starts_with("/grpc.health.v1.Health/")
         || path.starts_with("/grpc.reflection.v1.ServerReflection/")

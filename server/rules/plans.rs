@@ -1,6 +1,6 @@
-//! Plans and the limits they set (SPEC, "Organizations and the master
-//! account"). The set of plans is fixed; prices and limits are a catalog
-//! stored in the database, seeded with SPEC's defaults.
+//! Plans and the limits they set (docs/rules.md, "Plan catalog" and
+//! "Limits"). The set of plans is fixed; prices and limits are a catalog
+//! stored in the database, seeded with the defaults that section lists.
 
 use super::error::{DomainError, DomainResult};
 

@@ -5,7 +5,7 @@
 
 use super::error::{DomainError, DomainResult, Kind};
 
-/// The roles a token can carry (SPEC, "Who calls it").
+/// The roles a token can carry (docs/rules.md, "Callers and roles").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     Operator,

@@ -3,7 +3,7 @@
 //! [`Directory`], so it runs the same over rows loaded for one query or over
 //! the in-memory routing snapshot.
 //!
-//! Order (SPEC, "Delivery"): the exact address (primary or alias) → the
+//! Order (docs/rules.md, "Resolution order"): the exact address (primary or alias) → the
 //! same without its `+tag` → the role-address default (postmaster@,
 //! support@, abuse@ on a custom domain → the master account) → unknown. A
 //! resolved account that is disabled refuses; a deleted one is unknown.

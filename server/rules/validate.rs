@@ -71,7 +71,7 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
-    /// SPEC: 10 to 128 characters, not equal to the username or the address
+    /// docs/rules.md, "Password rules": 10 to 128 characters, not equal to the username or the address
     /// (case-insensitively).
     pub fn new(
         field: &str,
