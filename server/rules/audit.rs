@@ -1,5 +1,5 @@
-//! Organizations and their master accounts (operator calls), and the
-//! access rules every organization-scoped call goes through.
+//! Audit events: who did what to which object (docs/rules.md, "Audit
+//! log"). The service layer writes one with every change it commits.
 
 use super::Principal;
 use super::model::NewAuditEvent;
@@ -21,6 +21,7 @@ pub(crate) fn audit(
 }
 
 impl NewAuditEvent {
+    /// The event with `details` (what changed, beyond the action itself).
     pub fn details(mut self, details: impl Into<String>) -> Self {
         self.details = details.into();
         self

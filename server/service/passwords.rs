@@ -33,17 +33,8 @@ impl App {
         };
         require_not_deleted(&user)?;
         let password = new_password_for("password", &password, &user)?;
-        let hash = secrets::hash_password(password.expose().to_string()).await?;
-        let now = self.now();
-        let tx = self.store().write().await?;
-        let event = audit(
-            principal,
-            Some(user.organization_id),
-            "user.set_password",
-            format!("user:{user_id}"),
-        );
-        replace_password(&tx, &user, hash, event, now).await?;
-        tx.commit().await
+        self.write_new_password(principal, &user, password, "user.set_password")
+            .await
     }
 
     /// The user changes its own password; the old one is checked on the
@@ -77,16 +68,29 @@ impl App {
                 "is not the current password",
             ));
         }
+        self.write_new_password(principal, &user, password, "user.change_own_password")
+            .await
+    }
+
+    /// Hashes an accepted new password and writes it in a transaction of
+    /// its own, audited as `action` by `principal`.
+    async fn write_new_password(
+        &self,
+        principal: &Principal,
+        user: &User,
+        password: Password,
+        action: &'static str,
+    ) -> DomainResult<()> {
         let hash = secrets::hash_password(password.expose().to_string()).await?;
         let now = self.now();
         let tx = self.store().write().await?;
         let event = audit(
             principal,
             Some(user.organization_id),
-            "user.change_own_password",
-            format!("user:{user_id}"),
+            action,
+            format!("user:{}", user.id),
         );
-        replace_password(&tx, &user, hash, event, now).await?;
+        replace_password(&tx, user, hash, event, now).await?;
         tx.commit().await
     }
 
