@@ -1,6 +1,7 @@
 //! gRPC: one file per service, translating proto messages to domain values
 //! and back. No business rule lives here.
 
+mod account_input;
 mod admin;
 mod auth;
 mod billing;
