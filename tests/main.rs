@@ -9,26 +9,26 @@
 
 #[path = "suite/dns_server.rs"]
 mod dns_server;
-#[path = "suite/harness.rs"]
+#[path = "suite/harness/mod.rs"]
 mod harness;
 
 #[path = "suite/accounts.rs"]
 mod accounts;
-#[path = "suite/aliases.rs"]
+#[path = "suite/aliases/mod.rs"]
 mod aliases;
 #[path = "suite/audit.rs"]
 mod audit;
-#[path = "suite/auth.rs"]
+#[path = "suite/auth/mod.rs"]
 mod auth;
-#[path = "suite/billing.rs"]
+#[path = "suite/billing/mod.rs"]
 mod billing;
 #[path = "suite/crash.rs"]
 mod crash;
-#[path = "suite/delivery.rs"]
+#[path = "suite/delivery/mod.rs"]
 mod delivery;
 #[path = "suite/dns.rs"]
 mod dns;
-#[path = "suite/domains.rs"]
+#[path = "suite/domains/mod.rs"]
 mod domains;
 #[path = "suite/groups.rs"]
 mod groups;

@@ -23,8 +23,8 @@ async fn account_count(s: &TestServer, organization_id: i64) -> i32 {
     .account_count
 }
 
-/// Item 2: A username that differs only in letter case is taken (platform-wide),
-/// and the refused create leaves nothing behind.
+/// A username that differs only in letter case is taken (platform-wide),
+/// and the refused create leaves nothing behind (docs/rules.md, "Usernames").
 async fn duplicate_username_in_another_case_is_refused(s: &TestServer) {
     let a = s.create_org("Acme", Plan::Pro).await;
     let b = s.create_org("Bravo", Plan::Pro).await;
@@ -74,8 +74,9 @@ async fn duplicate_username_in_another_case_is_refused(s: &TestServer) {
     ok(s.login("bob.smith", &password_for("bob.smith")).await);
 }
 
-/// Item 3: Delete needs a DISABLED account; a deleted account shows DELETED, and
-/// its username and provider address stay taken.
+/// Delete needs a DISABLED account; a deleted account shows DELETED, and its
+/// username and provider address stay taken
+/// (docs/rules.md, "Deleting an account").
 async fn delete_requires_a_disabled_account(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let other = s.create_org("Bravo", Plan::Pro).await;
@@ -173,9 +174,9 @@ async fn delete_requires_a_disabled_account(s: &TestServer) {
     assert_eq!(account_count(s, org.id).await, 0);
 }
 
-/// Item 4: A disabled account cannot log in and its tokens stop working; the
-/// admin still reads it; enabling lets it log in again (old tokens stay
-/// revoked).
+/// A disabled account cannot log in and its tokens stop working; the admin
+/// still reads it; enabling lets it log in again (old tokens stay revoked)
+/// (docs/rules.md, "Account states").
 async fn disabled_account_cannot_log_in(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();
@@ -246,7 +247,8 @@ async fn disabled_account_cannot_log_in(s: &TestServer) {
     );
 }
 
-/// Item 5: The org admin cannot disable or delete its own master account.
+/// The org admin cannot disable or delete its own master account
+/// (docs/rules.md, "Master account").
 async fn admin_cannot_disable_or_delete_its_master(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();
@@ -277,7 +279,8 @@ async fn admin_cannot_disable_or_delete_its_master(s: &TestServer) {
     ok(s.login(&org.master.username, &org.master_password).await);
 }
 
-/// Item 8: Bad input is INVALID_ARGUMENT naming the field, and changes nothing.
+/// Bad input is INVALID_ARGUMENT naming the field, and changes nothing
+/// (docs/rules.md, "Field violations").
 async fn bad_input_is_refused_and_changes_nothing(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();
@@ -403,8 +406,8 @@ async fn bad_input_is_refused_and_changes_nothing(s: &TestServer) {
     assert_eq!(carol.username, "carol.jones");
 }
 
-/// Item 9: A retried CreateUser with the same request_id returns the first
-/// result and creates one account.
+/// A retried CreateUser with the same request_id returns the first result
+/// and creates one account (docs/rules.md, "Idempotent create").
 async fn create_user_retry_is_idempotent(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();
@@ -436,8 +439,8 @@ async fn create_user_retry_is_idempotent(s: &TestServer) {
     assert_eq!(account_count(s, org.id).await, 1);
 }
 
-/// Item 16: ListUsers pages without duplicates and filters by state, plan and
-/// query.
+/// ListUsers pages without duplicates and filters by state, plan and query
+/// (docs/rules.md, "Listing accounts").
 async fn list_users_paging_and_filters(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();

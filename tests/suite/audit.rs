@@ -32,8 +32,9 @@ fn position(events: &[pb::AuditEvent], action: &str, organization_id: i64) -> Op
         .position(|e| e.action == action && e.organization_id == organization_id)
 }
 
-/// Item 15: Mutations show up for the operator and the org admin, newest first;
-/// B's admin sees none of A's; no secret is ever in the log.
+/// Mutations show up for the operator and the org admin, newest first; B's
+/// admin sees none of A's; no secret is ever in the log
+/// (docs/rules.md, "Audit log").
 async fn audit_events_are_recorded_and_scoped(s: &TestServer) {
     let a = s.create_org("Acme", Plan::Pro).await;
     let b = s.create_org("Bravo", Plan::Pro).await;

@@ -1,10 +1,10 @@
-//! Crash safety of the renewal run (SPEC: "idempotent and crash-safe: one
-//! charge per account and period, whatever the number of concurrent runs,
-//! retries or restarts"). The real server binary runs on its own fresh
-//! database, renewing 2,000 seeded Entry accounts in small batches; it is
-//! killed with SIGKILL in the middle of the run, restarted on the same
-//! database, and the next run must charge exactly the periods the first
-//! one did not, once each.
+//! Crash safety of the renewal run: it is idempotent and crash-safe, each
+//! account and period charged exactly once whatever runs concurrently, is
+//! retried or is killed midway (docs/rules.md, "Renewals"). The real server
+//! binary runs on its own fresh database, renewing 2,000 seeded Entry
+//! accounts in small batches; it is killed with SIGKILL in the middle of the
+//! run, restarted on the same database, and the next run must charge
+//! exactly the periods the first one did not, once each.
 
 use crate::harness::*;
 use mailadmin_client::pb;

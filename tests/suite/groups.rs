@@ -49,9 +49,9 @@ async fn groups_of_org(client: &Client) -> Vec<pb::Group> {
     .groups
 }
 
-/// Item 14: Create, refuse a duplicate name in another case, rename, sharing,
+/// Create, refuse a duplicate name in another case, rename, sharing,
 /// members in and out, list both ways, delete; deleting a user removes it
-/// from its groups.
+/// from its groups (docs/rules.md, "Groups").
 async fn group_lifecycle(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let other = s.create_org("Bravo", Plan::Pro).await;

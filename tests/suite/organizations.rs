@@ -203,8 +203,9 @@ async fn organizations_lifecycle(s: &TestServer) {
     assert_eq!(organization(s, org.id).await.master_plan, Plan::Pro as i32);
 }
 
-/// Item 7: The master plan's limits: Entry allows 10 accounts, 2 of them Free;
-/// Pro allows more; a Free master closes the console, Entry reopens it.
+/// The master plan's limits (docs/rules.md, "Limits"): Entry allows 10
+/// accounts, 2 of them Free; Pro allows more. A Free master closes the
+/// console, Entry reopens it (docs/rules.md, "Console").
 async fn master_plan_limits_and_console(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Entry).await;
     let mut admin = org.admin.clone();
@@ -378,8 +379,9 @@ fn expect_not_found<T: Debug>(failures: &mut Vec<String>, what: &str, result: Re
     }
 }
 
-/// Item 6: The admin of A gets NOT_FOUND for B's users and groups — exactly as
-/// for objects that do not exist — and changes nothing in B.
+/// The admin of A gets NOT_FOUND for B's users and groups — exactly as for
+/// objects that do not exist — and changes nothing in B
+/// (docs/rules.md, "Tenancy").
 async fn other_organizations_objects_are_not_found(s: &TestServer) {
     let a = s.create_org("Acme", Plan::Pro).await;
     let b = s.create_org("Bravo", Plan::Pro).await;

@@ -66,8 +66,9 @@ async fn reset(
         .await
 }
 
-/// Item 12: SetPassword by the admin: old sessions revoked, old password
-/// refused, new one works; not on the admin's own master account.
+/// SetPassword by the admin (docs/rules.md, "Setting a password"): old
+/// sessions revoked, old password refused, new one works; not on the
+/// admin's own master account.
 async fn set_password_revokes_sessions(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();
@@ -128,8 +129,9 @@ async fn set_password_revokes_sessions(s: &TestServer) {
     ok(admin.list_users(pb::ListUsersRequest::default()).await);
 }
 
-/// Item 12: ChangeOwnPassword: a wrong old password is refused and changes
-/// nothing; the right one changes it and revokes the account's tokens.
+/// ChangeOwnPassword (docs/rules.md, "Changing your own password"): a
+/// wrong old password is refused and changes nothing; the right one
+/// changes it and revokes the account's tokens.
 async fn change_own_password(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let alice = s.create_user(&org.admin, org.id, "alice", Plan::Free).await;
@@ -200,8 +202,9 @@ async fn change_own_password(s: &TestServer) {
     assert_eq!(login.role, Role::OrgAdmin as i32);
 }
 
-/// Item 12: Reset through the outbox: the token goes to the external address,
-/// works once, and the new password replaces the old one.
+/// Reset through the outbox (docs/rules.md, "Password reset"): the token
+/// goes to the external address, works once, and the new password
+/// replaces the old one.
 async fn password_reset_flow(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let alice = s.create_user(&org.admin, org.id, "alice", Plan::Free).await;
@@ -262,7 +265,7 @@ async fn password_reset_flow(s: &TestServer) {
     assert_invalid(reset(s, "", "whatever password").await, "reset_token");
 }
 
-/// Item 12: A reset token expires after one hour.
+/// A reset token expires after one hour (docs/rules.md, "Password reset").
 async fn reset_token_expires_after_an_hour(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let alice = s.create_user(&org.admin, org.id, "alice", Plan::Free).await;

@@ -18,8 +18,9 @@ fn profile_of(user: &pb::User) -> pb::Profile {
     user.profile.clone().unwrap_or_default()
 }
 
-/// Item 13: The user and its admin both update the profile; unset fields are
-/// kept; GetUser returns the photo, ListUsers does not carry its bytes.
+/// The user and its admin both update the profile; unset fields are kept;
+/// GetUser returns the photo, ListUsers does not carry its bytes
+/// (docs/rules.md, "Personal data").
 async fn profile_updates(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let mut admin = org.admin.clone();
@@ -141,7 +142,8 @@ async fn profile_updates(s: &TestServer) {
     assert_eq!(bob_now.first_name, bob.first_name);
 }
 
-/// Item 13: Photos: at most 1 MiB; bad personal data names its field.
+/// Photos: at most 1 MiB; bad personal data names its field
+/// (docs/rules.md, "Personal data").
 async fn profile_validation(s: &TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     let alice = s.create_user(&org.admin, org.id, "alice", Plan::Free).await;

@@ -1,6 +1,6 @@
-//! Request ids (docs/rules.md#request-ids): every answer names its call,
+//! Request ids (docs/rules.md, "Request ids"): every answer names its call,
 //! and an answer that hides its cause (`UNAVAILABLE`, `INTERNAL`,
-//! docs/rules.md#internal-errors) quotes the id the server log carries.
+//! docs/rules.md, "Internal errors") quotes the id the server log carries.
 
 use crate::dns_server::SilentDns;
 use crate::harness::*;

@@ -28,9 +28,9 @@ fn start_logins(s: &TestServer, count: usize) -> Vec<LoginCall> {
         .collect()
 }
 
-/// Item 10: Eight concurrent Logins (Argon2 makes each take a while); the
-/// shutdown starts while they are in flight; all of them answer OK, the
-/// server stops, and a new connection fails.
+/// Eight concurrent Logins (Argon2 makes each take a while); the shutdown
+/// starts while they are in flight; all of them answer OK, the server
+/// stops, and a new connection fails (docs/rules.md, "Shutdown").
 async fn graceful_shutdown_finishes_in_flight_calls(s: &mut TestServer) {
     let org = s.create_org("Acme", Plan::Pro).await;
     s.create_user(&org.admin, org.id, "alice", Plan::Free).await;
