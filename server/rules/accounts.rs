@@ -1,4 +1,4 @@
-//! Account rules (docs/rules.md#users): a new account's fields, logins,
+//! Account rules (docs/rules.md, "Users"): a new account's fields, logins,
 //! which state changes are allowed, and what a profile update touches.
 
 use super::address::{AddressHome, EmailAddress, check_new_address};
@@ -56,7 +56,7 @@ pub struct NewAccountFacts {
 /// May `account` join an organization whose master is on `master_terms`?
 /// Its primary address where primaries may live, the plan's account and
 /// free-account limits, a username and address nobody has
-/// (docs/rules.md#users). Fields are named within `account`.
+/// (docs/rules.md, "Users"). Fields are named within `account`.
 pub fn check_new_account(
     account: &NewAccount,
     master_terms: &PlanTerms,
@@ -107,7 +107,7 @@ pub struct StateChange {
 /// already (nothing to do, nothing audited). Deleted accounts stay deleted;
 /// the master account is deleted only with its organization, and its own
 /// admin cannot disable it; only a disabled account can be deleted
-/// (docs/rules.md#account-states).
+/// (docs/rules.md, "Account states").
 pub fn state_change(
     role: Role,
     user: &User,

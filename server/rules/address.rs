@@ -238,7 +238,7 @@ pub enum AddressHome {
 }
 
 /// May `address` be given to an account, as its `kind`, where it would
-/// live? (docs/rules.md#where-addresses-may-live)
+/// live? (docs/rules.md, "Where addresses may live")
 pub fn check_new_address(
     address: &EmailAddress,
     kind: AddressKind,
@@ -254,7 +254,7 @@ pub fn check_new_address(
 }
 
 /// An address on a provider domain may be anything but the provider's own
-/// role addresses (docs/rules.md#provider-domains).
+/// role addresses (docs/rules.md, "Provider domains").
 pub fn check_on_provider_domain(address: &EmailAddress, field: &str) -> DomainResult<()> {
     if ROLE_LOCAL_PARTS.contains(&address.local()) {
         return Err(DomainError::invalid(
@@ -271,7 +271,7 @@ pub fn check_on_provider_domain(address: &EmailAddress, field: &str) -> DomainRe
 /// An address on a custom domain needs `domain`, the organization's own
 /// claim of it, VERIFIED or ACTIVE; a role address there may be an alias
 /// (taking the role over), never a primary address
-/// (docs/rules.md#where-addresses-may-live).
+/// (docs/rules.md, "Where addresses may live").
 pub fn check_on_custom_domain(
     address: &EmailAddress,
     kind: AddressKind,

@@ -1,4 +1,4 @@
-//! Alias rules (docs/rules.md#aliases): a new alias lives where addresses
+//! Alias rules (docs/rules.md, "Aliases"): a new alias lives where addresses
 //! may live, within the account's own plan's limit, and nobody has it yet;
 //! only aliases on the organization's own domains can be deleted.
 
@@ -45,7 +45,7 @@ pub fn check_new_alias(
 }
 
 /// The primary address stays; an address on a provider domain can never be
-/// deleted or given to anyone else (docs/rules.md#provider-domains).
+/// deleted or given to anyone else (docs/rules.md, "Provider domains").
 pub fn check_deletable(address: &AccountAddress, on_provider_domain: bool) -> DomainResult<()> {
     if address.kind == AddressKind::Primary {
         return Err(DomainError::precondition(

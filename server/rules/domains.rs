@@ -55,7 +55,7 @@ impl Provider<'_> {
     }
 
     /// Every record `domain` should publish: ownership, MX, SPF, DKIM, DMARC
-    /// (docs/rules.md#records-to-publish).
+    /// (docs/rules.md, "Records to publish").
     pub fn records(&self, domain: &Domain) -> Vec<DnsRecord> {
         let mut records = vec![ownership_record(domain)];
         records.extend(self.mx_records(&domain.name));
@@ -85,7 +85,7 @@ impl Provider<'_> {
 
 /// May `organization_id`, holding `held` domains, claim `name`, which
 /// `owned` (if any) already owns? Within its plan's domain limit, and not
-/// a domain some organization has verified (docs/rules.md#claims).
+/// a domain some organization has verified (docs/rules.md, "Claims").
 pub fn check_claim(
     name: &str,
     organization_id: i64,

@@ -1,7 +1,7 @@
 //! Paging, one way for every list RPC: `page_size` (default
 //! [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`]) and an opaque
 //! `page_token` that is the id of the last item of the previous page
-//! (docs/rules.md#paging). The store reads a page by keyset (`store/paging.rs`);
+//! (docs/rules.md, "Paging"). The store reads a page by keyset (`store/paging.rs`);
 //! [`Paged::new`] sets the next token; `grpc/` puts both on the wire.
 
 use super::{DomainError, DomainResult};

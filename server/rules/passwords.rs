@@ -1,4 +1,4 @@
-//! Password rules (docs/rules.md#passwords): who may set which password,
+//! Password rules (docs/rules.md, "Passwords"): who may set which password,
 //! what a new password must not be, and the reset message.
 
 use super::address::EmailAddress;

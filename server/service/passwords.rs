@@ -1,5 +1,5 @@
 //! Passwords: set by the admin, changed by the user, reset through a
-//! single-use token sent to the external address (docs/rules.md#passwords).
+//! single-use token sent to the external address (docs/rules.md, "Passwords").
 //! Every change revokes the account's tokens and is audited.
 
 use super::{Access, App};

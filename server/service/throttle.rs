@@ -10,7 +10,7 @@
 //! nothing). GCRA would also change the answer: with 10 per 15 minutes it
 //! lets one more guess through every 90 s instead of refusing until the
 //! window ends, and its retry-after would be 90 s, not the window's end
-//! (docs/rules.md#throttle-limits). What this needs is a counter per key,
+//! (docs/rules.md, "Throttle limits"). What this needs is a counter per key,
 //! which is what this is; the counters move to the database when they
 //! must hold across replicas.
 

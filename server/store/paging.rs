@@ -1,5 +1,5 @@
 //! Keyset paging for every list query: ordered by id, resuming after the
-//! page token's id, at most a page of rows (docs/rules.md#paging). Keyset,
+//! page token's id, at most a page of rows (docs/rules.md, "Paging"). Keyset,
 //! not OFFSET: a page costs the same however deep it is, and rows added
 //! while a client pages neither repeat nor vanish.
 
