@@ -154,25 +154,9 @@ async fn create_at(
         .await
 }
 
-async fn disable(org: &Org, user_id: i64) {
-    ok(org
-        .admin
-        .clone()
-        .disable_user(pb::DisableUserRequest { user_id })
-        .await);
-}
-
-async fn delete_user(org: &Org, user_id: i64) {
-    ok(org
-        .admin
-        .clone()
-        .delete_user(pb::DeleteUserRequest { user_id })
-        .await);
-}
-
 async fn disable_and_delete(org: &Org, user_id: i64) {
-    disable(org, user_id).await;
-    delete_user(org, user_id).await;
+    org.disable(user_id).await;
+    org.delete_user(user_id).await;
 }
 
 async fn remove_domain(

@@ -1,7 +1,7 @@
 //! ResolveAddress: exact addresses, sub-addresses, role addresses and the
 //! verdicts for disabled, deleted and non-local addresses.
 
-use super::{add_alias, alias, assert_resolves, create_at, delete_alias, delete_user, disable};
+use super::{add_alias, alias, assert_resolves, create_at, delete_alias};
 use crate::dns_server::TestDns;
 use crate::harness::*;
 use mailadmin_client::pb;
@@ -235,7 +235,7 @@ async fn resolution_verdicts(s: &TestServer, dns: &TestDns) {
     .await;
     assert_resolves(admin, "nobody@later.example", Resolution::Unknown, None).await;
 
-    disable(&org, alice.id).await;
+    org.disable(alice.id).await;
     assert_resolves(
         admin,
         "alice@later.example",
@@ -276,7 +276,7 @@ async fn resolution_verdicts(s: &TestServer, dns: &TestDns) {
         Some((&bob, MatchKind::Exact)),
     )
     .await;
-    disable(&org, bob.id).await;
+    org.disable(bob.id).await;
     assert_resolves(
         admin,
         &address_for("bob"),
@@ -284,7 +284,7 @@ async fn resolution_verdicts(s: &TestServer, dns: &TestDns) {
         Some((&bob, MatchKind::Exact)),
     )
     .await;
-    delete_user(&org, bob.id).await;
+    org.delete_user(bob.id).await;
     assert_resolves(admin, &address_for("bob"), Resolution::Unknown, None).await;
     assert_resolves(
         &s.operator(),

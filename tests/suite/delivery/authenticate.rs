@@ -1,7 +1,7 @@
 //! Authenticate, the mail servers' sign-in: its answers, and its throttling
 //! per login and per client address.
 
-use super::{AliceAndBob, Mta, add_alias, allowed, disable};
+use super::{AliceAndBob, Mta, allowed};
 use crate::harness::*;
 use futures::future::join_all;
 use mailadmin_client::{AuthOutcome, pb};
@@ -22,9 +22,9 @@ async fn authenticate_answers(s: &TestServer) {
     let alice = s
         .create_user(&org.admin, org.id, "alice", Plan::Entry)
         .await;
-    add_alias(&org, alice.id, "ali@mailadmin.example").await;
+    org.add_alias(alice.id, "ali@mailadmin.example").await;
     let carol = s.create_user(&org.admin, org.id, "carol", Plan::Free).await;
-    disable(&org, carol.id).await;
+    org.disable(carol.id).await;
     let mta = Mta::new(s).await;
     let password = password_for("alice");
     let carol_password = password_for("carol");

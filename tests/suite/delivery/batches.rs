@@ -1,7 +1,7 @@
 //! Many recipients at once: CheckRecipients and its batch limit, and
 //! StreamCheckRecipients answering batch after batch.
 
-use super::{AliceAndBob, deliver, disable};
+use super::{AliceAndBob, deliver};
 use crate::harness::*;
 use mailadmin_client::{Verdict, pb};
 
@@ -116,7 +116,7 @@ async fn batches_and_streams(s: &TestServer) {
         "{second:?}"
     );
     assert_eq!(second[2], deliver(&bob));
-    disable(&org, bob.id).await;
+    org.disable(bob.id).await;
     let third = stream
         .check(&[
             address_for("bob"),

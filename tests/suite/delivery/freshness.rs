@@ -1,7 +1,7 @@
 //! The routing snapshot on one server: every change is seen by the very
 //! next recipient check on the server that made it.
 
-use super::{Mta, TIMEOUT, add_alias, delete_alias, delete_user, deliver, disable, enable};
+use super::{Mta, TIMEOUT, deliver};
 use crate::dns_server::TestDns;
 use crate::harness::*;
 use mailadmin_client::{DeliveryClient, Verdict, pb};
@@ -35,35 +35,35 @@ async fn changes_are_seen_by_the_next_check(s: &TestServer, dns: &TestDns) {
     let address = address_for("alice");
 
     mta.expect(&address, &deliver(&alice)).await;
-    disable(&org, alice.id).await;
+    org.disable(alice.id).await;
     mta.expect(&address, &Verdict::RejectDisabled { user_id: alice.id })
         .await;
-    enable(&org, alice.id).await;
+    org.enable(alice.id).await;
     mta.expect(&address, &deliver(&alice)).await;
 
     mta.expect("team@acme.example", &Verdict::RejectUnknown)
         .await;
-    add_alias(&org, alice.id, "team@acme.example").await;
+    org.add_alias(alice.id, "team@acme.example").await;
     mta.expect("team@acme.example", &deliver(&alice)).await;
     mta.expect("team+x@acme.example", &deliver(&alice)).await;
-    delete_alias(&org, alice.id, "team@acme.example").await;
+    org.delete_alias(alice.id, "team@acme.example").await;
     mta.expect("team@acme.example", &Verdict::RejectUnknown)
         .await;
 
-    add_alias(&org, alice.id, "abuse@acme.example").await;
+    org.add_alias(alice.id, "abuse@acme.example").await;
     mta.expect("abuse@acme.example", &deliver(&alice)).await;
-    delete_alias(&org, alice.id, "abuse@acme.example").await;
+    org.delete_alias(alice.id, "abuse@acme.example").await;
     mta.expect("abuse@acme.example", &deliver(&master)).await;
 
     // Deleting an account: its provider address is refused as unknown, its
     // custom-domain aliases are freed (a role address back to the master).
-    add_alias(&org, alice.id, "support@acme.example").await;
-    add_alias(&org, alice.id, "crew@acme.example").await;
-    disable(&org, alice.id).await;
+    org.add_alias(alice.id, "support@acme.example").await;
+    org.add_alias(alice.id, "crew@acme.example").await;
+    org.disable(alice.id).await;
     let refused = Verdict::RejectDisabled { user_id: alice.id };
     mta.expect("support@acme.example", &refused).await;
     mta.expect("crew+x@acme.example", &refused).await;
-    delete_user(&org, alice.id).await;
+    org.delete_user(alice.id).await;
     mta.expect(&address, &Verdict::RejectUnknown).await;
     mta.expect("alice+x@mailadmin.example", &Verdict::RejectUnknown)
         .await;

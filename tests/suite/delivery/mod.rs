@@ -117,52 +117,6 @@ impl Mta {
     }
 }
 
-async fn add_alias(org: &Org, user_id: i64, address: &str) {
-    ok(org
-        .admin
-        .clone()
-        .add_alias(pb::AddAliasRequest {
-            user_id,
-            address: address.to_string(),
-        })
-        .await);
-}
-
-async fn delete_alias(org: &Org, user_id: i64, address: &str) {
-    ok(org
-        .admin
-        .clone()
-        .delete_alias(pb::DeleteAliasRequest {
-            user_id,
-            address: address.to_string(),
-        })
-        .await);
-}
-
-async fn disable(org: &Org, user_id: i64) {
-    ok(org
-        .admin
-        .clone()
-        .disable_user(pb::DisableUserRequest { user_id })
-        .await);
-}
-
-async fn enable(org: &Org, user_id: i64) {
-    ok(org
-        .admin
-        .clone()
-        .enable_user(pb::EnableUserRequest { user_id })
-        .await);
-}
-
-async fn delete_user(org: &Org, user_id: i64) {
-    ok(org
-        .admin
-        .clone()
-        .delete_user(pb::DeleteUserRequest { user_id })
-        .await);
-}
-
 /// The setup several tests share: organization Acme (an Entry master)
 /// with two enabled Free accounts, alice and bob, and an [`Mta`] with a
 /// DELIVERY token of its own.

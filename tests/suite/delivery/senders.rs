@@ -1,6 +1,6 @@
 //! AllowedSenders: the addresses an account may send as.
 
-use super::{Mta, add_alias, delete_user, disable};
+use super::Mta;
 use crate::harness::*;
 use mailadmin_client::pb;
 
@@ -13,8 +13,9 @@ async fn allowed_senders(s: &TestServer) {
     let alice = s
         .create_user(&org.admin, org.id, "alice", Plan::Entry)
         .await;
-    add_alias(&org, alice.id, "alice.smith@mailadmin.example").await;
-    add_alias(&org, alice.id, "Ali@MailAdmin.Example").await;
+    org.add_alias(alice.id, "alice.smith@mailadmin.example")
+        .await;
+    org.add_alias(alice.id, "Ali@MailAdmin.Example").await;
     let bob = s.create_user(&org.admin, org.id, "bob", Plan::Free).await;
     let carol = s.create_user(&org.admin, org.id, "carol", Plan::Free).await;
     let mta = Mta::new(s).await;
@@ -57,7 +58,7 @@ async fn allowed_senders(s: &TestServer) {
             "AllowedSenders({login:?})"
         );
     }
-    disable(&org, bob.id).await;
+    org.disable(bob.id).await;
     assert_eq!(
         mta.client.allowed_senders("bob").await,
         Some(vec![]),
@@ -68,8 +69,8 @@ async fn allowed_senders(s: &TestServer) {
         Some(vec![]),
         "a disabled account, by address"
     );
-    disable(&org, carol.id).await;
-    delete_user(&org, carol.id).await;
+    org.disable(carol.id).await;
+    org.delete_user(carol.id).await;
     assert_eq!(
         mta.client.allowed_senders("carol").await,
         Some(vec![]),

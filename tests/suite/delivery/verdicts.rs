@@ -1,7 +1,7 @@
 //! CheckRecipient's verdicts and their SMTP replies: every verdict against
 //! a real server, in every spelling, and malformed addresses.
 
-use super::{Mta, add_alias, deliver, disable};
+use super::{Mta, deliver};
 use crate::dns_server::TestDns;
 use crate::harness::*;
 use mailadmin_client::{Verdict, pb};
@@ -22,10 +22,10 @@ async fn every_verdict(s: &TestServer, dns: &TestDns) {
     let alice = s
         .create_user(&org.admin, org.id, "alice", Plan::Entry)
         .await;
-    add_alias(&org, alice.id, "sales@acme.example").await;
+    org.add_alias(alice.id, "sales@acme.example").await;
     let bob = s.create_user(&org.admin, org.id, "bob", Plan::Entry).await;
     let carol = s.create_user(&org.admin, org.id, "carol", Plan::Free).await;
-    disable(&org, carol.id).await;
+    org.disable(carol.id).await;
     s.create_user_at(&org, "dave", "dave@later.example", Plan::Free)
         .await;
     let hans = s
@@ -87,7 +87,7 @@ async fn every_verdict(s: &TestServer, dns: &TestDns) {
     );
 
     // An alias of the role address takes it over; the others stay the master's.
-    add_alias(&org, bob.id, "postmaster@acme.example").await;
+    org.add_alias(bob.id, "postmaster@acme.example").await;
     mta.expect("postmaster@acme.example", &deliver(&bob)).await;
     mta.expect("Postmaster+x@ACME.example", &deliver(&bob))
         .await;

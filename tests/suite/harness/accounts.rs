@@ -25,6 +25,59 @@ pub struct Org {
     pub admin: Client,
 }
 
+impl Org {
+    /// The admin gives `user_id` the alias `address` (must succeed).
+    pub async fn add_alias(&self, user_id: i64, address: &str) {
+        ok(self
+            .admin
+            .clone()
+            .add_alias(pb::AddAliasRequest {
+                user_id,
+                address: address.to_string(),
+            })
+            .await);
+    }
+
+    /// The admin removes the alias `address` of `user_id` (must succeed).
+    pub async fn delete_alias(&self, user_id: i64, address: &str) {
+        ok(self
+            .admin
+            .clone()
+            .delete_alias(pb::DeleteAliasRequest {
+                user_id,
+                address: address.to_string(),
+            })
+            .await);
+    }
+
+    /// The admin disables `user_id` (must succeed).
+    pub async fn disable(&self, user_id: i64) {
+        ok(self
+            .admin
+            .clone()
+            .disable_user(pb::DisableUserRequest { user_id })
+            .await);
+    }
+
+    /// The admin enables `user_id` again (must succeed).
+    pub async fn enable(&self, user_id: i64) {
+        ok(self
+            .admin
+            .clone()
+            .enable_user(pb::EnableUserRequest { user_id })
+            .await);
+    }
+
+    /// The admin deletes `user_id`, which must be disabled (must succeed).
+    pub async fn delete_user(&self, user_id: i64) {
+        ok(self
+            .admin
+            .clone()
+            .delete_user(pb::DeleteUserRequest { user_id })
+            .await);
+    }
+}
+
 impl TestServer {
     /// Creates an organization (operator) whose master account is
     /// `<slug>-admin@mailadmin.example` on `master_plan`, and logs its
