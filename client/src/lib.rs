@@ -10,6 +10,7 @@
 //! answer for every login, and a temporary failure (451 4.4.3), never a
 //! refusal, when the control plane cannot be reached.
 
+pub mod bridge;
 mod delivery;
 
 pub use delivery::{

@@ -1,0 +1,162 @@
+//! `mailadmin-bridge`: lets an unmodified Postfix ask mailadmin about
+//! recipients and senders. It serves Postfix's socketmap tables and policy
+//! delegation on TCP or Unix sockets and answers each question with the
+//! control plane's `DeliveryService`, using a token of role `delivery`.
+//! See the README, "Postfix and Dovecot: the bridge", for the `main.cf` lines.
+
+use clap::Parser;
+use mailadmin_client::bridge::{ListenAddr, Listener, Lookups, policy, socketmap};
+use mailadmin_client::{DeliveryClient, Verdict};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mailadmin-bridge",
+    version,
+    about = "Serves Postfix socketmap tables and policy delegation from mailadmin's DeliveryService",
+    after_help = "Listen addresses are inet:HOST:PORT or unix:/PATH. When the control plane \
+                  cannot answer, Postfix is told to retry (socketmap TEMP, policy 451 4.4.3), \
+                  never that a recipient does not exist."
+)]
+struct Args {
+    /// The control plane's URL (http://host:port).
+    #[arg(
+        long,
+        env = "MAILADMIN_BRIDGE_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    server: String,
+
+    /// A token of role `delivery` (prefer --token-file: arguments are visible in `ps`).
+    #[arg(
+        long,
+        env = "MAILADMIN_BRIDGE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    token: Option<String>,
+
+    /// A file holding the token of role `delivery` (surrounding whitespace is ignored).
+    #[arg(long, env = "MAILADMIN_BRIDGE_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+
+    /// How long one question to the control plane may take before the
+    /// answer is a temporary failure, in milliseconds.
+    #[arg(long, env = "MAILADMIN_BRIDGE_TIMEOUT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    timeout_ms: u64,
+
+    /// Where to serve the socketmap tables (domains, mailboxes, aliases,
+    /// recipient_access, senders); repeat or separate with commas.
+    #[arg(long, env = "MAILADMIN_BRIDGE_SOCKETMAP", value_delimiter = ',')]
+    socketmap: Vec<ListenAddr>,
+
+    /// Where to serve policy delegation (check_policy_service); repeat or
+    /// separate with commas.
+    #[arg(long, env = "MAILADMIN_BRIDGE_POLICY", value_delimiter = ',')]
+    policy: Vec<ListenAddr>,
+
+    /// Check that the control plane answers with this token, then exit:
+    /// 0 when it does, 1 when it does not.
+    #[arg(long)]
+    check: bool,
+}
+
+impl Args {
+    fn token(&self) -> Result<String, String> {
+        match (&self.token, &self.token_file) {
+            (Some(token), _) => Ok(token.trim().to_string()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|t| t.trim().to_string())
+                .map_err(|e| format!("cannot read --token-file {}: {e}", path.display())),
+            (None, None) => Err("a delivery token is needed: --token-file or --token \
+                                 (MAILADMIN_BRIDGE_TOKEN_FILE, MAILADMIN_BRIDGE_TOKEN)"
+                .into()),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("mailadmin-bridge: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let token = args.token()?;
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let client = DeliveryClient::new(&args.server, &token, timeout).map_err(|e| e.to_string())?;
+    if args.check {
+        return check(&client, &args.server).await;
+    }
+    if args.socketmap.is_empty() && args.policy.is_empty() {
+        return Err("nothing to serve: give --socketmap and/or --policy".into());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for addr in &args.socketmap {
+        let listener = bind(addr).await?;
+        tracing::info!(
+            "socketmap tables on {}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        tasks.spawn(socketmap::serve(listener, Lookups::new(client.clone())));
+    }
+    for addr in &args.policy {
+        let listener = bind(addr).await?;
+        tracing::info!(
+            "policy delegation on {}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        tasks.spawn(policy::serve(listener, client.clone()));
+    }
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    // Dropping the tasks drops the listeners, which removes Unix sockets.
+    tasks.shutdown().await;
+    Ok(())
+}
+
+async fn bind(addr: &ListenAddr) -> Result<Listener, String> {
+    Listener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// One recipient check on a name that is never local: any answer but a
+/// temporary failure proves the server is there and takes the token.
+async fn check(client: &DeliveryClient, server: &str) -> Result<(), String> {
+    match client
+        .check_recipient("postmaster@mailadmin-bridge.invalid")
+        .await
+    {
+        Verdict::TempFail { reason } => Err(format!("{server} does not answer: {reason}")),
+        _ => {
+            println!("ok: {server} answers recipient checks with this token");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
