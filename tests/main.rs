@@ -22,6 +22,8 @@ mod audit;
 mod auth;
 #[path = "suite/billing/mod.rs"]
 mod billing;
+#[path = "suite/bridge/mod.rs"]
+mod bridge;
 #[path = "suite/crash.rs"]
 mod crash;
 #[path = "suite/delivery/mod.rs"]

@@ -69,6 +69,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub operator_token: String,
     channel: Channel,
+    settings: Settings,
     running: Option<RunningServer>,
     pg: Option<PgDatabase>,
     _dir: Option<tempfile::TempDir>,
@@ -99,16 +100,21 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding 127.0.0.1:0");
-        let running =
-            match mailadmin_server::spawn(settings, Arc::new(clock.clone()), listener).await {
-                Ok(running) => running,
-                Err(e) => {
-                    if let Some(pg) = &pg {
-                        drop_pg_database(pg).await;
-                    }
-                    panic!("starting the server ({backend:?}): {e:#}");
+        let running = match mailadmin_server::spawn(
+            settings.clone(),
+            Arc::new(clock.clone()),
+            listener,
+        )
+        .await
+        {
+            Ok(running) => running,
+            Err(e) => {
+                if let Some(pg) = &pg {
+                    drop_pg_database(pg).await;
                 }
-            };
+                panic!("starting the server ({backend:?}): {e:#}");
+            }
+        };
         let addr = running.addr;
         let operator_token = running
             .operator_token
@@ -124,10 +130,37 @@ impl TestServer {
             addr,
             operator_token,
             channel,
+            settings,
             running: Some(running),
             pg,
             _dir: dir,
         })
+    }
+
+    /// Stops the server (gracefully), keeping its database: the control
+    /// plane is down until [`TestServer::restart`].
+    pub async fn stop(&mut self) {
+        let running = self.running.take().expect("the server is running");
+        tokio::time::timeout(Duration::from_secs(30), running.shutdown())
+            .await
+            .expect("the server stops within 30 s")
+            .expect("the server stops cleanly");
+    }
+
+    /// Starts the stopped server again, on the same address and database.
+    pub async fn restart(&mut self) {
+        assert!(self.running.is_none(), "the server is still running");
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("binding the server's address again");
+        let running = mailadmin_server::spawn(
+            self.settings.clone(),
+            Arc::new(self.clock.clone()),
+            listener,
+        )
+        .await
+        .expect("restarting the server");
+        self.running = Some(running);
     }
 
     /// Stops the server (if the test has not) and drops the PostgreSQL

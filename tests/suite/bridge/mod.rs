@@ -1,0 +1,141 @@
+//! `mailadmin-bridge`'s protocols against the real Postfix tools: the
+//! socketmap tables queried with Postfix's own `postmap`, the policy
+//! protocol spoken as Postfix speaks it. The bridge runs in-process (the
+//! library the binary serves), on a loopback port, against a real test
+//! server through a `delivery` token.
+
+mod dovecot;
+mod edges;
+mod policy;
+mod postfix;
+mod socketmap;
+
+use crate::harness::*;
+use mailadmin_client::bridge::{
+    ListenAddr, Listener, Lookups, policy as policy_protocol, socketmap as socketmap_protocol,
+};
+use mailadmin_client::{DeliveryClient, pb};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The bridge's call timeout.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A loopback port nothing listens on: a control plane that is down.
+const DEAD_SERVER: &str = "http://127.0.0.1:1";
+
+/// The path of a binary of the client crate (`mailadmin-checkpassword`),
+/// built on first use with the `cargo` that runs the tests.
+async fn client_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    BUILT
+        .get_or_init(|| async {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+            let status = tokio::process::Command::new(cargo)
+                .current_dir(&repo)
+                .args(["build", "--quiet", "-p", "mailadmin-client", "--bins"])
+                .status()
+                .await
+                .expect("running cargo build");
+            assert!(
+                status.success(),
+                "building the client crate's binaries failed"
+            );
+        })
+        .await;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let path = target.join("debug").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A delivery client for the test server.
+async fn delivery_client(s: &TestServer) -> DeliveryClient {
+    let token = s.delivery_token().await;
+    DeliveryClient::new(&format!("http://{}", s.addr), &token, TIMEOUT).expect("a delivery client")
+}
+
+/// A client whose control plane is unreachable.
+fn unreachable_client() -> DeliveryClient {
+    DeliveryClient::new(DEAD_SERVER, "some-token", Duration::from_secs(2)).expect("a client")
+}
+
+/// Serves the socketmap tables through `client` on a loopback port; the
+/// server stops when the returned handle is dropped.
+async fn serve_socketmap(client: DeliveryClient) -> Served {
+    let listener = bind().await;
+    let addr = local(&listener);
+    let task = tokio::spawn(socketmap_protocol::serve(listener, Lookups::new(client)));
+    Served { addr, task }
+}
+
+/// Serves policy delegation through `client` on a loopback port.
+async fn serve_policy(client: DeliveryClient) -> Served {
+    let listener = bind().await;
+    let addr = local(&listener);
+    let task = tokio::spawn(policy_protocol::serve(listener, client));
+    Served { addr, task }
+}
+
+async fn bind() -> Listener {
+    Listener::bind(&ListenAddr::Inet("127.0.0.1:0".parse().unwrap()))
+        .await
+        .expect("binding a loopback port")
+}
+
+fn local(listener: &Listener) -> SocketAddr {
+    match listener.local_addr().expect("a local address") {
+        ListenAddr::Inet(addr) => addr,
+        other => panic!("expected a TCP address, got {other}"),
+    }
+}
+
+/// A bridge protocol served in the background.
+struct Served {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The organization the bridge tests look at: Acme (Pro) with its ACTIVE
+/// domains acme.example and bücher.example and the VERIFIED (not yet
+/// active) later.example; alice (alias sales@acme.example), carol
+/// (disabled), hans@bücher.example, dave@later.example.
+struct Acme {
+    master: pb::User,
+    alice: pb::User,
+    hans: pb::User,
+}
+
+impl Acme {
+    async fn create(s: &TestServer, dns: &crate::dns_server::TestDns) -> Acme {
+        let org = s.create_org("Acme", Plan::Pro).await;
+        s.active_domain(&org, dns, "acme.example").await;
+        s.active_domain(&org, dns, "bücher.example").await;
+        s.verified_domain(&org, dns, "later.example").await;
+        let alice = s
+            .create_user(&org.admin, org.id, "alice", Plan::Entry)
+            .await;
+        org.add_alias(alice.id, "sales@acme.example").await;
+        let carol = s.create_user(&org.admin, org.id, "carol", Plan::Free).await;
+        org.disable(carol.id).await;
+        s.create_user_at(&org, "dave", "dave@later.example", Plan::Free)
+            .await;
+        let hans = s
+            .create_user_at(&org, "hans", "hans@xn--bcher-kva.example", Plan::Free)
+            .await;
+        Acme {
+            master: org.master.clone(),
+            alice,
+            hans,
+        }
+    }
+}
