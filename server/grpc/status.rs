@@ -51,14 +51,23 @@ impl From<DomainError> for Status {
                 ))),
             ),
             DomainError::Unavailable { dependency, detail } => {
-                tracing::warn!(%dependency, error = %detail, "dependency unavailable");
+                tracing::warn!(
+                    request_id = request_id::current().unwrap_or_default(),
+                    %dependency,
+                    error = %detail,
+                    "dependency unavailable"
+                );
                 Status::unavailable(format!(
                     "{dependency} did not answer; retry later{}",
                     quote_request_id()
                 ))
             }
             DomainError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+                tracing::error!(
+                    request_id = request_id::current().unwrap_or_default(),
+                    error = %detail,
+                    "internal error"
+                );
                 Status::internal(format!(
                     "internal error; the server log has the details{}",
                     quote_request_id()
