@@ -11,8 +11,10 @@
 //! refusal, when the control plane cannot be reached.
 
 pub mod bridge;
+mod cache;
 mod delivery;
 
+pub use cache::VerdictCache;
 pub use delivery::{
     AuthOutcome, BearerToken, ClientError, DeliveryClient, MAX_BATCH, RecipientStream, Verdict,
 };

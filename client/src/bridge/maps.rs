@@ -8,7 +8,8 @@
 //! map, never [`MapAnswer::NotFound`]: a missing answer must defer mail,
 //! not bounce it.
 
-use crate::{DeliveryClient, Verdict};
+use crate::{DeliveryClient, Verdict, VerdictCache};
+use std::sync::Arc;
 
 /// One of the maps the bridge serves; its name is the socketmap `name`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,21 +70,47 @@ pub enum MapAnswer {
     TempFail(String),
 }
 
-/// Answers map lookups through a [`DeliveryClient`].
+/// Answers map lookups (and the policy service's questions) through a
+/// [`DeliveryClient`], with an optional [`VerdictCache`] in front of it.
 #[derive(Debug, Clone)]
 pub struct Lookups {
     client: DeliveryClient,
+    cache: Option<Arc<VerdictCache>>,
 }
 
 impl Lookups {
-    /// Lookups answered by `client`.
+    /// Lookups answered by `client`, every one asked anew.
     pub fn new(client: DeliveryClient) -> Self {
-        Lookups { client }
+        Lookups {
+            client,
+            cache: None,
+        }
+    }
+
+    /// Lookups that keep verdicts in `cache` (shared by clones).
+    pub fn with_cache(client: DeliveryClient, cache: VerdictCache) -> Self {
+        Lookups {
+            client,
+            cache: Some(Arc::new(cache)),
+        }
     }
 
     /// The client the lookups go through.
     pub fn client(&self) -> &DeliveryClient {
         &self.client
+    }
+
+    /// The verdict for `address`: from the cache when it has a fresh one,
+    /// else from the control plane (and then kept).
+    pub async fn verdict(&self, address: &str) -> Verdict {
+        if let Some(verdict) = self.cache.as_ref().and_then(|c| c.get(address)) {
+            return verdict;
+        }
+        let verdict = self.client.check_recipient(address).await;
+        if let Some(cache) = &self.cache {
+            cache.put(address, &verdict);
+        }
+        verdict
     }
 
     /// Looks `key` up in `map`. Keys come as Postfix sends them (lower
@@ -106,11 +133,7 @@ impl Lookups {
         if key.is_empty() || key.contains('@') {
             return MapAnswer::NotFound;
         }
-        match self
-            .client
-            .check_recipient(&format!("postmaster@{key}"))
-            .await
-        {
+        match self.verdict(&format!("postmaster@{key}")).await {
             Verdict::Deliver { .. } | Verdict::RejectUnknown | Verdict::RejectDisabled { .. } => {
                 MapAnswer::Found(key.to_string())
             }
@@ -120,7 +143,7 @@ impl Lookups {
     }
 
     async fn mailbox(&self, key: &str) -> MapAnswer {
-        match self.client.check_recipient(key).await {
+        match self.verdict(key).await {
             Verdict::Deliver {
                 primary_address, ..
             } => MapAnswer::Found(mailbox_location(&primary_address)),
@@ -134,7 +157,7 @@ impl Lookups {
     /// primary itself, and the primary with a `+tag`, are not aliases:
     /// Postfix keeps the tag and the mailbox map takes the address as is.
     async fn alias(&self, key: &str) -> MapAnswer {
-        match self.client.check_recipient(key).await {
+        match self.verdict(key).await {
             Verdict::Deliver {
                 primary_address, ..
             } => {
@@ -156,7 +179,7 @@ impl Lookups {
     /// also asks for partial keys (a bare domain, `local@`): those are not
     /// addresses and are not found.
     async fn recipient_access(&self, key: &str) -> MapAnswer {
-        let verdict = self.client.check_recipient(key).await;
+        let verdict = self.verdict(key).await;
         match verdict {
             Verdict::RejectUnknown | Verdict::RejectDisabled { .. } => {
                 let (code, enhanced, text) = verdict.smtp_reply();
@@ -174,7 +197,7 @@ impl Lookups {
     /// addresses or `+tag` forms, for which Postfix then asks the address
     /// without the tag itself).
     async fn sender_login(&self, key: &str) -> MapAnswer {
-        let primary = match self.client.check_recipient(key).await {
+        let primary = match self.verdict(key).await {
             Verdict::Deliver {
                 primary_address, ..
             } => primary_address,

@@ -9,8 +9,9 @@
 //! stage gets `DUNNO`.
 
 use super::listener::{Connection, Listener};
+use super::maps::Lookups;
 use super::socketmap::{accept_failed, one_line};
-use crate::{DeliveryClient, Verdict};
+use crate::Verdict;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -23,7 +24,7 @@ const MAX_ATTRIBUTES: usize = 100;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The action for one request's attributes.
-pub async fn decide(client: &DeliveryClient, attributes: &HashMap<String, String>) -> String {
+pub async fn decide(lookups: &Lookups, attributes: &HashMap<String, String>) -> String {
     let stage = attributes.get("protocol_state").map(String::as_str);
     let recipient = attributes.get("recipient").map(String::as_str);
     let (Some("RCPT"), Some(recipient)) = (stage, recipient) else {
@@ -32,7 +33,7 @@ pub async fn decide(client: &DeliveryClient, attributes: &HashMap<String, String
     if recipient.is_empty() {
         return "DUNNO".into();
     }
-    let verdict = client.check_recipient(recipient).await;
+    let verdict = lookups.verdict(recipient).await;
     match &verdict {
         Verdict::RejectUnknown | Verdict::RejectDisabled { .. } | Verdict::TempFail { .. } => {
             let (code, enhanced, text) = verdict.smtp_reply();
@@ -50,13 +51,13 @@ pub async fn decide(client: &DeliveryClient, attributes: &HashMap<String, String
 }
 
 /// Serves policy connections on `listener` until the task is dropped.
-pub async fn serve(listener: Listener, client: DeliveryClient) {
+pub async fn serve(listener: Listener, lookups: Lookups) {
     loop {
         match listener.accept().await {
             Ok((connection, peer)) => {
-                let client = client.clone();
+                let lookups = lookups.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = handle(connection, &client).await {
+                    if let Err(e) = handle(connection, &lookups).await {
                         tracing::info!(%peer, "policy connection closed: {e}");
                     }
                 });
@@ -67,10 +68,7 @@ pub async fn serve(listener: Listener, client: DeliveryClient) {
 }
 
 /// One connection: requests in, actions out, until the peer closes it.
-pub async fn handle(
-    connection: Box<dyn Connection>,
-    client: &DeliveryClient,
-) -> std::io::Result<()> {
+pub async fn handle(connection: Box<dyn Connection>, lookups: &Lookups) -> std::io::Result<()> {
     let (reader, mut writer) = tokio::io::split(connection);
     let mut reader = BufReader::new(reader);
     let mut attributes = HashMap::new();
@@ -93,7 +91,7 @@ pub async fn handle(
         }
         let text = line.trim_end_matches(['\n', '\r']);
         if text.is_empty() {
-            let action = decide(client, &attributes).await;
+            let action = decide(lookups, &attributes).await;
             attributes.clear();
             let reply = format!("action={}\n\n", one_line(&action));
             writer.write_all(reply.as_bytes()).await?;

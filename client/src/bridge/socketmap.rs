@@ -7,7 +7,7 @@ use super::listener::{Connection, Listener};
 use super::maps::{Lookups, Map, MapAnswer};
 use super::netstring;
 use std::time::Duration;
-use tokio::io::BufReader;
+use tokio::io::{AsyncReadExt, BufReader};
 
 /// A connection with no request for this long is closed (Postfix reopens
 /// one when it needs it; its own idle limit is shorter).
@@ -60,6 +60,15 @@ pub async fn handle(
             Ok(Ok(Some(request))) => request,
             Ok(Ok(None)) | Err(_) => return Ok(()),
             Ok(Err(e)) => {
+                if let netstring::NetstringError::TooLong(length) = e {
+                    // Read the oversized request to its end first, so the
+                    // client is not cut off mid-write and gets the reply.
+                    // Bounded: the length has at most six digits.
+                    let mut rest = (&mut reader).take(length as u64 + 1);
+                    let mut sink = tokio::io::sink();
+                    let drain = tokio::io::copy(&mut rest, &mut sink);
+                    let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+                }
                 // Tell Postfix why before hanging up (it logs the reply).
                 let _ = netstring::write(&mut writer, format!("PERM {e}").as_bytes()).await;
                 return Err(e);

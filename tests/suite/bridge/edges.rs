@@ -22,7 +22,7 @@ async fn reply<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<Str
 }
 
 /// A lookup on a fresh connection.
-async fn lookup(addr: SocketAddr, request: &str) -> String {
+pub(super) async fn lookup(addr: SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connecting");
     stream.write_all(&netstring(request)).await.unwrap();
     let mut reader = BufReader::new(stream);
@@ -66,6 +66,12 @@ async fn bad_requests_do_not_hurt_the_next(s: &TestServer) {
         (
             "a length over the limit",
             b"100001:".to_vec(),
+            true,
+            "100000-byte limit",
+        ),
+        (
+            "a whole request over the limit",
+            oversized(),
             false,
             "100000-byte limit",
         ),
@@ -107,6 +113,16 @@ async fn bad_requests_do_not_hurt_the_next(s: &TestServer) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A well-framed request one byte over the limit, sent whole: the bridge
+/// reads it to its end before it answers, so the sender is not cut off
+/// mid-write and sees why.
+fn oversized() -> Vec<u8> {
+    netstring(&format!(
+        "mailboxes {}",
+        "a".repeat(100_001 - "mailboxes ".len())
+    ))
 }
 
 fn netstring_bytes(payload: &[u8]) -> Vec<u8> {

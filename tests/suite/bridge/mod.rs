@@ -4,6 +4,7 @@
 //! library the binary serves), on a loopback port, against a real test
 //! server through a `delivery` token.
 
+mod cache;
 mod dovecot;
 mod edges;
 mod policy;
@@ -66,9 +67,14 @@ fn unreachable_client() -> DeliveryClient {
 /// Serves the socketmap tables through `client` on a loopback port; the
 /// server stops when the returned handle is dropped.
 async fn serve_socketmap(client: DeliveryClient) -> Served {
+    serve_lookups(Lookups::new(client)).await
+}
+
+/// Serves the socketmap tables answered by `lookups`.
+async fn serve_lookups(lookups: Lookups) -> Served {
     let listener = bind().await;
     let addr = local(&listener);
-    let task = tokio::spawn(socketmap_protocol::serve(listener, Lookups::new(client)));
+    let task = tokio::spawn(socketmap_protocol::serve(listener, lookups));
     Served { addr, task }
 }
 
@@ -76,7 +82,7 @@ async fn serve_socketmap(client: DeliveryClient) -> Served {
 async fn serve_policy(client: DeliveryClient) -> Served {
     let listener = bind().await;
     let addr = local(&listener);
-    let task = tokio::spawn(policy_protocol::serve(listener, client));
+    let task = tokio::spawn(policy_protocol::serve(listener, Lookups::new(client)));
     Served { addr, task }
 }
 
