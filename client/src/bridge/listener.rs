@@ -110,6 +110,37 @@ impl Listener {
     }
 }
 
+impl Listener {
+    /// Accepts connections until the task is dropped, each served by
+    /// `handle` in a task of its own; a connection that ends in an error is
+    /// logged with its peer and `protocol`. A failed accept (out of file
+    /// descriptors, typically) is logged and retried after a pause instead
+    /// of spinning.
+    pub async fn serve<F, Fut, E>(self, protocol: &'static str, handle: F)
+    where
+        F: Fn(Box<dyn Connection>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display,
+    {
+        loop {
+            match self.accept().await {
+                Ok((connection, peer)) => {
+                    let served = handle(connection);
+                    tokio::spawn(async move {
+                        if let Err(e) = served.await {
+                            tracing::info!(%peer, "{protocol} connection closed: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accepting a {protocol} connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Listener::Unix(_, path) = self {

@@ -10,7 +10,7 @@
 
 use super::listener::{Connection, Listener};
 use super::maps::Lookups;
-use super::socketmap::{accept_failed, one_line};
+use super::socketmap::one_line;
 use crate::Verdict;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -52,19 +52,12 @@ pub async fn decide(lookups: &Lookups, attributes: &HashMap<String, String>) -> 
 
 /// Serves policy connections on `listener` until the task is dropped.
 pub async fn serve(listener: Listener, lookups: Lookups) {
-    loop {
-        match listener.accept().await {
-            Ok((connection, peer)) => {
-                let lookups = lookups.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = handle(connection, &lookups).await {
-                        tracing::info!(%peer, "policy connection closed: {e}");
-                    }
-                });
-            }
-            Err(e) => accept_failed(e).await,
-        }
-    }
+    listener
+        .serve("policy", move |connection| {
+            let lookups = lookups.clone();
+            async move { handle(connection, &lookups).await }
+        })
+        .await
 }
 
 /// One connection: requests in, actions out, until the peer closes it.

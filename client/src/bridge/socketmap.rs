@@ -33,19 +33,12 @@ pub async fn answer(lookups: &Lookups, request: &[u8]) -> String {
 
 /// Serves socketmap connections on `listener` until the task is dropped.
 pub async fn serve(listener: Listener, lookups: Lookups) {
-    loop {
-        match listener.accept().await {
-            Ok((connection, peer)) => {
-                let lookups = lookups.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = handle(connection, &lookups).await {
-                        tracing::info!(%peer, "socketmap connection closed: {e}");
-                    }
-                });
-            }
-            Err(e) => accept_failed(e).await,
-        }
-    }
+    listener
+        .serve("socketmap", move |connection| {
+            let lookups = lookups.clone();
+            async move { handle(connection, &lookups).await }
+        })
+        .await
 }
 
 /// One connection: requests in, replies out, until the peer closes it.
@@ -77,13 +70,6 @@ pub async fn handle(
         let reply = answer(lookups, &request).await;
         netstring::write(&mut writer, reply.as_bytes()).await?;
     }
-}
-
-/// Accepting failed (out of file descriptors, typically): log it and
-/// breathe instead of spinning.
-pub(super) async fn accept_failed(e: std::io::Error) {
-    tracing::warn!("accepting a connection failed: {e}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// A reason on one line: a socketmap reply has no room for newlines.
