@@ -8,7 +8,6 @@
 //! `reject_sender_login_mismatch` follow the bridge's `senders` map.
 
 use super::postfix::{Postfix, free_port};
-use super::socketmap::skip_or_fail;
 use super::*;
 use crate::dns_server::TestDns;
 use crate::harness::*;
@@ -41,6 +40,10 @@ impl Dovecot {
     async fn start(server: SocketAddr, token: &str) -> Option<Dovecot> {
         if !Path::new("/usr/sbin/dovecot").exists() {
             skip_or_fail("Dovecot is not installed: apt-get install dovecot-core dovecot-imapd");
+            return None;
+        }
+        if !running_as_root() {
+            skip_or_fail("a Dovecot instance of the test's own needs root");
             return None;
         }
         let checkpassword = client_binary("mailadmin-checkpassword").await;

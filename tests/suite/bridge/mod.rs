@@ -145,3 +145,21 @@ impl Acme {
         }
     }
 }
+
+/// Skips a test whose tool is missing, with `why`; under `CI`, which must
+/// run every test, panics instead.
+fn skip_or_fail(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("CI must run this test: {why}");
+    }
+    eprintln!("skipping: {why}");
+}
+
+/// Whether this process may run Postfix and Dovecot instances of its own:
+/// they check their files' owners and switch users, which takes root.
+fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}

@@ -6,7 +6,6 @@
 //! delivered into the mailbox the `mailboxes` map names, and
 //! `reject_sender_login_mismatch` follows the `senders` map.
 
-use super::socketmap::skip_or_fail;
 use super::*;
 use crate::dns_server::TestDns;
 use crate::harness::*;
@@ -30,6 +29,10 @@ impl Postfix {
     pub(super) async fn start(bridge: SocketAddr, sasl: Option<SocketAddr>) -> Option<Postfix> {
         if !Path::new("/usr/sbin/postfix").exists() {
             skip_or_fail("Postfix is not installed: apt-get install postfix");
+            return None;
+        }
+        if !running_as_root() {
+            skip_or_fail("a Postfix instance of the test's own needs root");
             return None;
         }
         let dir = tempfile::tempdir().expect("a tempdir");
