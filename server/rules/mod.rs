@@ -1,8 +1,8 @@
 //! The rules: plain Rust types in, decisions out. Nothing here reads the
 //! database, the clock, the network or the routing snapshot; `service/`
 //! gathers the facts, asks these functions, and carries the decision out.
-//! `.ci/run` fails if this layer imports `store`, `sea_orm`, `tonic` or
-//! `tokio`.
+//! `.ci/run` fails if this layer imports an I/O layer or crate
+//! (docs/architecture.md, "Dependency graph").
 
 pub mod accounts;
 pub mod address;

@@ -48,23 +48,21 @@ impl Tx {
     /// (PostgreSQL `FOR UPDATE`; SQLite's writer lock already serializes),
     /// so checks against its limits cannot race.
     pub async fn lock_organization(&self, id: i64) -> DomainResult<Option<Organization>> {
-        let row = organizations::Entity::find_by_id(id)
-            .lock_exclusive()
-            .one(&self.txn)
+        self.organization_where(organizations::Entity::find_by_id(id).lock_exclusive())
             .await
-            .map_err(db_err)?;
-        match row {
-            Some(row) => Ok(Some(self.organization_from(row).await?)),
-            None => Ok(None),
-        }
     }
 
     pub async fn find_organization(&self, id: i64) -> DomainResult<Option<Organization>> {
-        let row = organizations::Entity::find_by_id(id)
-            .one(&self.txn)
+        self.organization_where(organizations::Entity::find_by_id(id))
             .await
-            .map_err(db_err)?;
-        match row {
+    }
+
+    /// The organization `select` finds, if any.
+    async fn organization_where(
+        &self,
+        select: sea_orm::Select<organizations::Entity>,
+    ) -> DomainResult<Option<Organization>> {
+        match select.one(&self.txn).await.map_err(db_err)? {
             Some(row) => Ok(Some(self.organization_from(row).await?)),
             None => Ok(None),
         }
