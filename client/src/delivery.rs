@@ -6,24 +6,17 @@
 //! [`Verdict::TempFail`] (SMTP 451 4.4.3), so the sending server retries and
 //! no mail is lost.
 
+use crate::observer::{Observer, Unobserved};
 use crate::pb;
-use crate::pb::delivery_service_client::DeliveryServiceClient;
+use crate::replicas::{Failure, Replicas, Retry};
+use std::sync::Arc;
 use std::time::Duration;
-use tonic::codegen::InterceptedService;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
-use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 /// The most recipients the server takes in one call.
 pub const MAX_BATCH: usize = 1000;
-
-/// How often an idle connection is pinged, and how long a ping may go
-/// unanswered before the connection is taken as dead and re-opened: a
-/// connection that dies without a reset costs at most this many seconds of
-/// temporary failures.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What to do with one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +152,7 @@ pub enum ClientError {
 
 /// Adds the bearer token to every call.
 #[derive(Clone)]
-pub struct BearerToken(MetadataValue<Ascii>);
+pub struct BearerToken(pub(crate) MetadataValue<Ascii>);
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
@@ -172,20 +165,77 @@ impl Interceptor for BearerToken {
 
 /// A typed client for `mailadmin.v1.DeliveryService`.
 ///
-/// Cheap to clone; clones share one HTTP/2 connection, which is opened on
-/// first use and re-opened after a failure, including one that went silent
-/// (keepalive pings: a dead connection is noticed within seconds).
+/// Cheap to clone; clones share the connections, which are opened on first
+/// use and re-opened after a failure, including one that went silent
+/// (keepalive pings: a dead connection is noticed within seconds). Built
+/// over several replicas ([`DeliveryClient::builder`]), it spreads calls
+/// over those that answer and moves a call on to the next replica when one
+/// refuses the connection.
 #[derive(Clone)]
 pub struct DeliveryClient {
-    inner: DeliveryServiceClient<InterceptedService<Channel, BearerToken>>,
-    timeout: Duration,
+    replicas: Arc<Replicas>,
 }
 
 impl std::fmt::Debug for DeliveryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeliveryClient")
+            .field("timeout", &self.replicas.timeout())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`DeliveryClient`] over one or more replicas.
+#[derive(Clone)]
+pub struct DeliveryClientBuilder {
+    urls: Vec<String>,
+    token: String,
+    timeout: Duration,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for DeliveryClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryClientBuilder")
+            .field("urls", &self.urls)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+impl DeliveryClientBuilder {
+    /// Adds a replica (`http://host:port`); calls go round all of them.
+    pub fn replica(mut self, url: &str) -> Self {
+        self.urls.push(url.to_string());
+        self
+    }
+
+    /// How long a call may take, failing over included, before its answer
+    /// is a temporary failure (default 1 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reports every attempt and every change of a replica's health to
+    /// `observer` (for metrics and logs).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The client. Checks every URL and the token; connects lazily.
+    pub fn build(self) -> Result<DeliveryClient, ClientError> {
+        let token = &self.token;
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ClientError::Token);
+        }
+        let token = format!("Bearer {token}")
+            .parse::<MetadataValue<Ascii>>()
+            .map_err(|_| ClientError::Token)?;
+        let replicas = Replicas::new(&self.urls, BearerToken(token), self.timeout, self.observer)?;
+        Ok(DeliveryClient {
+            replicas: Arc::new(replicas),
+        })
     }
 }
 
@@ -202,74 +252,46 @@ impl DeliveryClient {
     /// and the server is told that deadline so it stops working on a call
     /// nobody waits for. Call it within a Tokio runtime.
     pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Self, ClientError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| ClientError::Endpoint(format!("{url:?}: {e}")))?;
-        // (tonic maps `unix:` URLs to a socket path; the server listens on TCP.)
-        let uri = endpoint.uri();
-        let scheme = uri.scheme_str().filter(|_| !url.starts_with("unix:"));
-        match (scheme, uri.host()) {
-            (Some("http"), Some(host)) if !host.is_empty() => {}
-            (Some("https"), _) => {
-                return Err(ClientError::Endpoint(format!(
-                    "{url:?}: this client speaks plaintext HTTP/2 only; use http:// \
-                     (put TLS in a sidecar if the network needs it)"
-                )));
-            }
-            _ => {
-                return Err(ClientError::Endpoint(format!(
-                    "{url:?}: expected http://host:port"
-                )));
-            }
-        }
-        let endpoint = endpoint
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
-            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-            .keep_alive_while_idle(true);
-        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ClientError::Token);
-        }
-        let token = format!("Bearer {token}")
-            .parse::<MetadataValue<Ascii>>()
-            .map_err(|_| ClientError::Token)?;
-        Ok(DeliveryClient {
-            inner: DeliveryServiceClient::with_interceptor(
-                endpoint.connect_lazy(),
-                BearerToken(token),
-            ),
-            timeout,
-        })
+        Self::builder(token).replica(url).timeout(timeout).build()
     }
 
-    /// `message` as a request that tells the server the client's deadline
-    /// (`grpc-timeout`).
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.timeout);
-        request
+    /// A builder for a client with a token of role `delivery`, over the
+    /// replicas added to it (see [`DeliveryClient::new`] for what a URL
+    /// and the timeout mean).
+    pub fn builder(token: &str) -> DeliveryClientBuilder {
+        DeliveryClientBuilder {
+            urls: Vec::new(),
+            token: token.to_string(),
+            timeout: Duration::from_secs(1),
+            observer: Arc::new(Unobserved),
+        }
     }
 
     /// The verdict for one recipient address.
     pub async fn check_recipient(&self, address: &str) -> Verdict {
-        let mut client = self.inner.clone();
-        let call = client.check_recipient(self.request(pb::CheckRecipientRequest {
-            address: address.to_string(),
-        }));
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(response)) => match response.into_inner().result {
+        let answer = self
+            .replicas
+            .call("CheckRecipient", Retry::Idempotent, |mut stub, left| {
+                let request = pb::CheckRecipientRequest {
+                    address: address.to_string(),
+                };
+                async move { stub.check_recipient(with_deadline(request, left)).await }
+            })
+            .await;
+        match answer {
+            Ok(response) => match response.result {
                 Some(verdict) => Verdict::from_proto(verdict),
                 None => Verdict::TempFail {
                     reason: "empty answer".into(),
                 },
             },
-            Ok(Err(status)) if status.code() == Code::InvalidArgument => Verdict::RejectInvalid {
-                reason: status.message().to_string(),
-            },
-            Ok(Err(status)) => temp_fail(&status),
-            Err(_) => Verdict::TempFail {
-                reason: format!("no answer within {:?}", self.timeout),
+            Err(Failure::Status(status)) if status.code() == Code::InvalidArgument => {
+                Verdict::RejectInvalid {
+                    reason: status.message().to_string(),
+                }
+            }
+            Err(failure) => Verdict::TempFail {
+                reason: failure.reason(),
             },
         }
     }
@@ -285,25 +307,24 @@ impl DeliveryClient {
     }
 
     async fn check_batch(&self, addresses: &[String]) -> Vec<Verdict> {
-        let mut client = self.inner.clone();
-        let call = client.check_recipients(self.request(pb::CheckRecipientsRequest {
-            addresses: addresses.to_vec(),
-        }));
-        let all = |verdict: Verdict| vec![verdict; addresses.len()];
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(response)) => {
-                let results = response.into_inner().results;
-                if results.len() != addresses.len() {
-                    return all(Verdict::TempFail {
-                        reason: "answer does not match the batch".into(),
-                    });
-                }
-                results.into_iter().map(Verdict::from_proto).collect()
-            }
-            Ok(Err(status)) => all(temp_fail(&status)),
-            Err(_) => all(Verdict::TempFail {
-                reason: format!("no answer within {:?}", self.timeout),
-            }),
+        let answer = self
+            .replicas
+            .call("CheckRecipients", Retry::Idempotent, |mut stub, left| {
+                let request = pb::CheckRecipientsRequest {
+                    addresses: addresses.to_vec(),
+                };
+                async move { stub.check_recipients(with_deadline(request, left)).await }
+            })
+            .await;
+        let all = |reason: String| vec![Verdict::TempFail { reason }; addresses.len()];
+        match answer {
+            Ok(response) if response.results.len() == addresses.len() => response
+                .results
+                .into_iter()
+                .map(Verdict::from_proto)
+                .collect(),
+            Ok(_) => all("answer does not match the batch".into()),
+            Err(failure) => all(failure.reason()),
         }
     }
 
@@ -313,66 +334,80 @@ impl DeliveryClient {
     /// not be reached: treat it as a temporary failure (or fall back to
     /// [`DeliveryClient::check_recipients`]).
     pub async fn stream(&self) -> Result<RecipientStream, Status> {
-        let (sender, receiver) = tokio::sync::mpsc::channel::<pb::CheckRecipientsRequest>(64);
-        let mut client = self.inner.clone();
-        let responses = client
-            .stream_check_recipients(tokio_stream::wrappers::ReceiverStream::new(receiver))
-            .await?
-            .into_inner();
-        Ok(RecipientStream {
-            sender,
-            responses,
-            timeout: self.timeout,
-            broken: false,
-        })
+        // Each attempt gets its own channel: the one that answers is kept.
+        let sender = std::sync::Mutex::new(None);
+        let answer = self
+            .replicas
+            .call("StreamCheckRecipients", Retry::Idempotent, |mut stub, _| {
+                let (batches, receiver) = tokio::sync::mpsc::channel(64);
+                *sender.lock().expect("sender lock") = Some(batches);
+                let receiver = tokio_stream::wrappers::ReceiverStream::new(receiver);
+                async move { stub.stream_check_recipients(receiver).await }
+            })
+            .await;
+        let sender = sender.into_inner().expect("sender lock");
+        match answer {
+            Ok(responses) => Ok(RecipientStream {
+                sender: sender.expect("an attempt was made"),
+                responses,
+                timeout: self.replicas.timeout(),
+                broken: false,
+            }),
+            Err(Failure::Status(status)) => Err(status),
+            Err(Failure::Timeout(timeout)) => Err(Status::deadline_exceeded(format!(
+                "no answer within {timeout:?}"
+            ))),
+        }
     }
 
     /// May `login` sign in with `password`, seen from `client_ip`?
+    ///
+    /// A login counts toward the control plane's failure throttle, so it is
+    /// sent to another replica only when the first could not be connected
+    /// to at all.
     pub async fn authenticate(
         &self,
         login: &str,
         password: &str,
         client_ip: std::net::IpAddr,
     ) -> AuthOutcome {
-        let mut client = self.inner.clone();
-        let call = client.authenticate(self.request(pb::AuthenticateRequest {
-            login: login.to_string(),
-            password: password.to_string(),
-            client_ip: client_ip.to_string(),
-        }));
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(response)) => {
-                let answer = response.into_inner();
-                if answer.allowed {
-                    AuthOutcome::Allowed {
-                        user_id: answer.user_id,
-                        primary_address: answer.primary_address,
-                    }
-                } else {
-                    AuthOutcome::Denied
-                }
-            }
+        let answer = self
+            .replicas
+            .call("Authenticate", Retry::NotSent, |mut stub, left| {
+                let request = pb::AuthenticateRequest {
+                    login: login.to_string(),
+                    password: password.to_string(),
+                    client_ip: client_ip.to_string(),
+                };
+                async move { stub.authenticate(with_deadline(request, left)).await }
+            })
+            .await;
+        match answer {
+            Ok(answer) if answer.allowed => AuthOutcome::Allowed {
+                user_id: answer.user_id,
+                primary_address: answer.primary_address,
+            },
+            Ok(_) => AuthOutcome::Denied,
             // The server's throttle always says when to retry; a bare
             // RESOURCE_EXHAUSTED is the transport's (HTTP/2 "enhance your
             // calm", a message too large) and tells nothing about the login.
-            Ok(Err(status)) if status.code() == Code::ResourceExhausted => {
+            Err(Failure::Status(status)) if status.code() == Code::ResourceExhausted => {
                 use tonic_types::StatusExt;
                 match status.get_details_retry_info().and_then(|r| r.retry_delay) {
                     Some(delay) => AuthOutcome::Throttled {
                         retry_after: Some(delay),
                     },
                     None => AuthOutcome::TempFail {
-                        reason: format!("{:?}: {}", status.code(), status.message()),
+                        reason: Failure::Status(status).reason(),
                     },
                 }
             }
             // A malformed login can never sign in.
-            Ok(Err(status)) if status.code() == Code::InvalidArgument => AuthOutcome::Denied,
-            Ok(Err(status)) => AuthOutcome::TempFail {
-                reason: status.message().to_string(),
-            },
-            Err(_) => AuthOutcome::TempFail {
-                reason: format!("no answer within {:?}", self.timeout),
+            Err(Failure::Status(status)) if status.code() == Code::InvalidArgument => {
+                AuthOutcome::Denied
+            }
+            Err(failure) => AuthOutcome::TempFail {
+                reason: failure.reason(),
             },
         }
     }
@@ -380,16 +415,31 @@ impl DeliveryClient {
     /// The addresses `login` may send as; `None` when the control plane
     /// could not answer (treat as a temporary failure).
     pub async fn allowed_senders(&self, login: &str) -> Option<Vec<String>> {
-        let mut client = self.inner.clone();
-        let call = client.allowed_senders(self.request(pb::AllowedSendersRequest {
-            login: login.to_string(),
-        }));
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(response)) => Some(response.into_inner().addresses),
-            Ok(Err(status)) if status.code() == Code::InvalidArgument => Some(Vec::new()),
-            _ => None,
+        let answer = self
+            .replicas
+            .call("AllowedSenders", Retry::Idempotent, |mut stub, left| {
+                let request = pb::AllowedSendersRequest {
+                    login: login.to_string(),
+                };
+                async move { stub.allowed_senders(with_deadline(request, left)).await }
+            })
+            .await;
+        match answer {
+            Ok(response) => Some(response.addresses),
+            Err(Failure::Status(status)) if status.code() == Code::InvalidArgument => {
+                Some(Vec::new())
+            }
+            Err(_) => None,
         }
     }
+}
+
+/// `message` as a request that tells the server the time it has left
+/// (`grpc-timeout`), so it stops working on a call nobody waits for.
+fn with_deadline<T>(message: T, left: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(left);
+    request
 }
 
 /// Recipient checks over one long-lived stream, one batch at a time.

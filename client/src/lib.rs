@@ -13,11 +13,15 @@
 pub mod bridge;
 mod cache;
 mod delivery;
+mod observer;
+mod replicas;
 
 pub use cache::VerdictCache;
 pub use delivery::{
-    AuthOutcome, BearerToken, ClientError, DeliveryClient, MAX_BATCH, RecipientStream, Verdict,
+    AuthOutcome, BearerToken, ClientError, DeliveryClient, DeliveryClientBuilder, MAX_BATCH,
+    RecipientStream, Verdict,
 };
+pub use observer::{CallEvent, CallOutcome, LogReplicaHealth, Observer};
 
 /// Generated protobuf messages and gRPC client stubs (`mailadmin.v1`).
 #[allow(clippy::all, missing_docs)]

@@ -6,9 +6,10 @@
 
 use clap::Parser;
 use mailadmin_client::bridge::{ListenAddr, Listener, Lookups, policy, socketmap};
-use mailadmin_client::{DeliveryClient, Verdict, VerdictCache};
+use mailadmin_client::{DeliveryClient, LogReplicaHealth, Verdict, VerdictCache};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Recipients the verdict cache holds at most (about 200 bytes each).
@@ -24,13 +25,15 @@ const CACHE_CAPACITY: usize = 100_000;
                   never that a recipient does not exist."
 )]
 struct Args {
-    /// The control plane's URL (http://host:port).
+    /// The control plane's URL (http://host:port); repeat or separate with
+    /// commas to name several replicas: calls go round those that answer.
     #[arg(
         long,
         env = "MAILADMIN_BRIDGE_SERVER",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
     )]
-    server: String,
+    server: Vec<String>,
 
     /// A token of role `delivery` (prefer --token-file: arguments are visible in `ps`).
     #[arg(
@@ -69,8 +72,8 @@ struct Args {
     #[arg(long, env = "MAILADMIN_BRIDGE_POLICY", value_delimiter = ',')]
     policy: Vec<ListenAddr>,
 
-    /// Check that the control plane answers with this token, then exit:
-    /// 0 when it does, 1 when it does not.
+    /// Check that every replica answers with this token, then exit: 0 when
+    /// they all do, 1 when one does not.
     #[arg(long)]
     check: bool,
 }
@@ -111,10 +114,17 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let token = args.token()?;
     let timeout = Duration::from_millis(args.timeout_ms);
-    let client = DeliveryClient::new(&args.server, &token, timeout).map_err(|e| e.to_string())?;
     if args.check {
-        return check(&client, &args.server).await;
+        return check(&args.server, &token, timeout).await;
     }
+    let client = args
+        .server
+        .iter()
+        .fold(DeliveryClient::builder(&token), |b, url| b.replica(url))
+        .timeout(timeout)
+        .observer(Arc::new(LogReplicaHealth))
+        .build()
+        .map_err(|e| e.to_string())?;
     if args.socketmap.is_empty() && args.policy.is_empty() {
         return Err("nothing to serve: give --socketmap and/or --policy".into());
     }
@@ -155,18 +165,27 @@ async fn bind(addr: &ListenAddr) -> Result<Listener, String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-/// One recipient check on a name that is never local: any answer but a
-/// temporary failure proves the server is there and takes the token.
-async fn check(client: &DeliveryClient, server: &str) -> Result<(), String> {
-    match client
-        .check_recipient("postmaster@mailadmin-bridge.invalid")
-        .await
-    {
-        Verdict::TempFail { reason } => Err(format!("{server} does not answer: {reason}")),
-        _ => {
-            println!("ok: {server} answers recipient checks with this token");
-            Ok(())
+/// One recipient check per replica on a name that is never local: any
+/// answer but a temporary failure proves the replica is there and takes the
+/// token.
+async fn check(servers: &[String], token: &str, timeout: Duration) -> Result<(), String> {
+    let mut silent = Vec::new();
+    for server in servers {
+        let client = DeliveryClient::new(server, token, timeout).map_err(|e| e.to_string())?;
+        match client
+            .check_recipient("postmaster@mailadmin-bridge.invalid")
+            .await
+        {
+            Verdict::TempFail { reason } => {
+                println!("FAILED: {server} does not answer: {reason}");
+                silent.push(server.as_str());
+            }
+            _ => println!("ok: {server} answers recipient checks with this token"),
         }
+    }
+    match silent.as_slice() {
+        [] => Ok(()),
+        _ => Err(format!("no answer from {}", silent.join(", "))),
     }
 }
 

@@ -31,13 +31,16 @@ use std::time::Duration;
                   account, throttled), 111 temporary failure (control plane unreachable or slow)."
 )]
 struct Args {
-    /// The control plane's URL (http://host:port).
+    /// The control plane's URL (http://host:port); repeat or separate with
+    /// commas to name several replicas, tried in turn when one cannot be
+    /// connected to.
     #[arg(
         long,
         env = "MAILADMIN_BRIDGE_SERVER",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
     )]
-    server: String,
+    server: Vec<String>,
 
     /// A file holding a token of role `delivery`.
     #[arg(long, env = "MAILADMIN_BRIDGE_TOKEN_FILE")]
@@ -98,12 +101,15 @@ fn run(args: &Args) -> Result<u8, String> {
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     let answer = runtime.block_on(async {
-        let client = DeliveryClient::new(
-            &args.server,
-            token.trim(),
-            Duration::from_millis(args.timeout_ms),
-        )
-        .map_err(|e| e.to_string())?;
+        let client = args
+            .server
+            .iter()
+            .fold(DeliveryClient::builder(token.trim()), |b, url| {
+                b.replica(url)
+            })
+            .timeout(Duration::from_millis(args.timeout_ms))
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok::<_, String>(checkpassword::answer(&client, &request).await)
     })?;
     if let Some(log) = &answer.log {

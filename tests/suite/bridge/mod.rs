@@ -4,6 +4,7 @@
 //! library the binary serves), on a loopback port, against a real test
 //! server through a `delivery` token.
 
+mod binary;
 mod cache;
 mod dovecot;
 mod edges;

@@ -7,6 +7,7 @@
 mod authenticate;
 mod batches;
 mod client;
+mod failover;
 mod freshness;
 mod replicas;
 mod senders;
