@@ -142,12 +142,15 @@ pub async fn spawn(
     }
 
     let grace = settings.shutdown_grace;
+    let stopping_app = app.clone();
     let task = tokio::spawn(async move {
         let (draining_tx, draining_rx) = oneshot::channel::<()>();
         let signal = async move {
             let _ = shutdown_rx.await;
             let _ = stop_renewals.send(true);
             routing.stop();
+            // Version watches would otherwise hold the drain for the whole grace period.
+            stopping_app.snapshot().close_version_watches();
             tracing::info!("shutting down: draining in-flight calls");
             health_reporter
                 .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()

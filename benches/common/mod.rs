@@ -2,6 +2,8 @@
 //! organizations full of paid accounts.
 #![allow(dead_code)] // each benchmark uses its own part of this
 
+use mailadmin_client::pb;
+use mailadmin_client::pb::admin_service_client::AdminServiceClient;
 use mailadmin_server::Settings;
 use mailadmin_server::clock::SystemClock;
 use mailadmin_server::dns::DnsResolver;
@@ -12,7 +14,7 @@ use mailadmin_server::rules::plans::Plan;
 use mailadmin_server::rules::{Principal, Role};
 use mailadmin_server::service::App;
 use mailadmin_server::store::Store;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -179,4 +181,89 @@ pub async fn seed_organization(
         )
         .await?;
     Ok(organization.id)
+}
+
+/// The seeded addresses and (user id, address) rows as the database has them.
+pub struct Seeded {
+    pub addresses: Vec<String>,
+    pub rows: Vec<(String, i64, String)>,
+}
+
+/// Seeds organizations `first..first+organizations` with `addresses`
+/// accounts between them (one primary address each), paid for 20 days.
+pub async fn seed(
+    app: &mailadmin_server::service::App,
+    first: usize,
+    organizations: usize,
+    addresses: usize,
+) -> anyhow::Result<()> {
+    let per_org = addresses.div_ceil(organizations);
+    let paid_until = chrono::Utc::now() + chrono::Duration::days(20);
+    let mut seeded = 0;
+    for org in first..first + organizations {
+        let count = per_org.min(addresses - seeded);
+        if count == 0 {
+            break;
+        }
+        seed_organization(
+            app,
+            &format!("Bench {org}"),
+            &format!("o{org}-u"),
+            count,
+            paid_until,
+        )
+        .await?;
+        seeded += count;
+    }
+    Ok(())
+}
+
+pub async fn read_directory(url: &str) -> anyhow::Result<Seeded> {
+    let db = sea_orm::Database::connect(url).await?;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT a.address, u.id, u.primary_address FROM addresses a \
+                 JOIN users u ON u.id = a.user_id WHERE a.domain = '{}' ORDER BY u.id",
+                mailadmin_server::store::SEED_DOMAIN
+            ),
+        ))
+        .await?;
+    let mut seeded = Seeded {
+        addresses: Vec::with_capacity(rows.len()),
+        rows: Vec::with_capacity(rows.len()),
+    };
+    for row in rows {
+        let address: String = row.try_get_by_index(0)?;
+        seeded.addresses.push(address.clone());
+        seeded
+            .rows
+            .push((address, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
+    }
+    Ok(seeded)
+}
+
+/// A token of role `delivery`, as a mail server is given.
+pub async fn create_delivery_token(url: &str, operator_token: &str) -> anyhow::Result<String> {
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {operator_token}").parse()?;
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect()
+        .await?;
+    let mut admin =
+        AdminServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+            Ok(request)
+        });
+    let created = admin
+        .create_token(pb::CreateTokenRequest {
+            role: pb::Role::Delivery.into(),
+            description: "delivery benchmark".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    Ok(created.secret)
 }

@@ -131,6 +131,16 @@ impl DeliveryService for Ceiling {
     ) -> Result<Response<pb::AllowedSendersResponse>, Status> {
         Err(Status::unimplemented(NOT_MEASURED))
     }
+
+    type WatchDirectoryVersionStream =
+        Pin<Box<dyn Stream<Item = Result<pb::DirectoryVersion, Status>> + Send + 'static>>;
+
+    async fn watch_directory_version(
+        &self,
+        _: Request<pb::WatchDirectoryVersionRequest>,
+    ) -> Result<Response<Self::WatchDirectoryVersionStream>, Status> {
+        Err(Status::unimplemented(NOT_MEASURED))
+    }
 }
 
 /// The child process: serves `directory_file` on `listen` until killed.

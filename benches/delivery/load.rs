@@ -157,3 +157,30 @@ pub async fn run<W: Worker>(
     }
     (workers, stats)
 }
+
+/// Measures each contender for `measure` in all, in `rounds` alternating
+/// rounds (the first after `warmup`): the machine is shared, and
+/// background load that comes and goes then falls on every contender alike.
+pub async fn alternate<W: Worker>(
+    mut contenders: Vec<Vec<W>>,
+    step: usize,
+    warmup: Duration,
+    measure: Duration,
+    rounds: usize,
+) -> Vec<Stats> {
+    let mut results = vec![Stats::default(); contenders.len()];
+    let per_round = measure / rounds.max(1) as u32;
+    for round in 0..rounds.max(1) {
+        let warmup = if round == 0 {
+            warmup
+        } else {
+            Duration::from_millis(200)
+        };
+        for (workers, total) in contenders.iter_mut().zip(&mut results) {
+            let (back, stats) = run(std::mem::take(workers), step, warmup, per_round).await;
+            *workers = back;
+            total.merge(stats);
+        }
+    }
+    results
+}

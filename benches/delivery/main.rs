@@ -32,14 +32,12 @@ mod load;
 mod process;
 mod workers;
 
-use common::{Backend, BenchDatabase, open_app, seed_organization};
+use common::{Backend, BenchDatabase, create_delivery_token, open_app, read_directory, seed};
 use load::Stats;
 use mailadmin_client::DeliveryClient;
-use mailadmin_client::pb::admin_service_client::AdminServiceClient;
-use mailadmin_client::{Verdict, pb};
+use mailadmin_client::Verdict;
 use mailadmin_server::Settings;
 use process::ServerProcess;
-use sea_orm::{ConnectionTrait, Statement};
 use std::time::{Duration, Instant};
 use workers::Client;
 
@@ -123,12 +121,6 @@ async fn main() -> anyhow::Result<()> {
     let result = run(&database, &options).await;
     database.drop_database().await?;
     result
-}
-
-/// The seeded addresses and (user id, address) rows as the database has them.
-struct Seeded {
-    addresses: Vec<String>,
-    rows: Vec<(String, i64, String)>,
 }
 
 async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> {
@@ -225,7 +217,7 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
             let mut list = Vec::with_capacity(streams);
             for _ in 0..streams {
                 let stream = workers::Stream::open(client, options.batch, probes.clone()).await?;
-                list.push(Client::Stream(stream));
+                list.push(Client::Stream(Box::new(stream)));
             }
             contenders.push(list);
         }
@@ -266,104 +258,15 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Measures each contender for `--seconds` in all, in `--rounds`
-/// alternating rounds: the machine is shared, and background load that
-/// comes and goes then falls on every contender alike.
-async fn rounds(mut contenders: Vec<Vec<Client>>, step: usize, options: &Options) -> Vec<Stats> {
-    let mut results = vec![Stats::default(); contenders.len()];
-    let per_round = options.measure / options.rounds as u32;
-    for round in 0..options.rounds {
-        let warmup = if round == 0 {
-            options.warmup
-        } else {
-            Duration::from_millis(200)
-        };
-        for (workers, total) in contenders.iter_mut().zip(&mut results) {
-            let (back, stats) = load::run(std::mem::take(workers), step, warmup, per_round).await;
-            *workers = back;
-            total.merge(stats);
-        }
-    }
-    results
-}
-
-/// Seeds organizations `first..first+organizations` with `addresses`
-/// accounts between them (one primary address each), paid for 20 days.
-async fn seed(
-    app: &mailadmin_server::service::App,
-    first: usize,
-    organizations: usize,
-    addresses: usize,
-) -> anyhow::Result<()> {
-    let per_org = addresses.div_ceil(organizations);
-    let paid_until = chrono::Utc::now() + chrono::Duration::days(20);
-    let mut seeded = 0;
-    for org in first..first + organizations {
-        let count = per_org.min(addresses - seeded);
-        if count == 0 {
-            break;
-        }
-        seed_organization(
-            app,
-            &format!("Bench {org}"),
-            &format!("o{org}-u"),
-            count,
-            paid_until,
-        )
-        .await?;
-        seeded += count;
-    }
-    Ok(())
-}
-
-async fn read_directory(url: &str) -> anyhow::Result<Seeded> {
-    let db = sea_orm::Database::connect(url).await?;
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!(
-                "SELECT a.address, u.id, u.primary_address FROM addresses a \
-                 JOIN users u ON u.id = a.user_id WHERE a.domain = '{}' ORDER BY u.id",
-                mailadmin_server::store::SEED_DOMAIN
-            ),
-        ))
-        .await?;
-    let mut seeded = Seeded {
-        addresses: Vec::with_capacity(rows.len()),
-        rows: Vec::with_capacity(rows.len()),
-    };
-    for row in rows {
-        let address: String = row.try_get_by_index(0)?;
-        seeded.addresses.push(address.clone());
-        seeded
-            .rows
-            .push((address, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
-    }
-    Ok(seeded)
-}
-
-/// A token of role `delivery`, as a mail server is given.
-async fn create_delivery_token(url: &str, operator_token: &str) -> anyhow::Result<String> {
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {operator_token}").parse()?;
-    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
-        .connect()
-        .await?;
-    let mut admin =
-        AdminServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
-            Ok(request)
-        });
-    let created = admin
-        .create_token(pb::CreateTokenRequest {
-            role: pb::Role::Delivery.into(),
-            description: "delivery benchmark".into(),
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    Ok(created.secret)
+async fn rounds(contenders: Vec<Vec<Client>>, step: usize, options: &Options) -> Vec<Stats> {
+    load::alternate(
+        contenders,
+        step,
+        options.warmup,
+        options.measure,
+        options.rounds,
+    )
+    .await
 }
 
 /// The server's "routing snapshot loaded" log line, shortened.

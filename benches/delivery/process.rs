@@ -22,7 +22,7 @@ pub struct ServerProcess {
     health: Option<&'static str>,
 }
 
-fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
+pub fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -80,7 +80,7 @@ impl ServerProcess {
         ServerProcess::start(command, addr, dir, "ceiling", None)
     }
 
-    fn start(
+    pub fn start(
         mut command: Command,
         addr: SocketAddr,
         dir: &Path,

@@ -115,7 +115,7 @@ impl Worker for Sql {
 /// Any of the above, so that contenders can take turns.
 pub enum Client {
     Unary(Unary),
-    Stream(Stream),
+    Stream(Box<Stream>),
     Sql(Sql),
 }
 

@@ -8,7 +8,7 @@
 
 use crate::observer::{Observer, Unobserved};
 use crate::pb;
-use crate::replicas::{Failure, Replicas, Retry};
+use crate::replicas::{Failure, Freshness, Replicas, Retry, Stamp};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -191,6 +191,7 @@ pub struct DeliveryClientBuilder {
     token: String,
     timeout: Duration,
     observer: Arc<dyn Observer>,
+    watch_directory: bool,
 }
 
 impl std::fmt::Debug for DeliveryClientBuilder {
@@ -223,6 +224,16 @@ impl DeliveryClientBuilder {
         self
     }
 
+    /// Follows every replica's directory version (`WatchDirectoryVersion`)
+    /// in the background, so that answers carry a [`Stamp`] saying how long
+    /// they hold ([`DeliveryClient::freshness`]): what lets a cache keep a
+    /// verdict exactly until the directory changes. Needs a Tokio runtime
+    /// when the client is built.
+    pub fn watch_directory(mut self, watch: bool) -> Self {
+        self.watch_directory = watch;
+        self
+    }
+
     /// The client. Checks every URL and the token; connects lazily.
     pub fn build(self) -> Result<DeliveryClient, ClientError> {
         let token = &self.token;
@@ -233,6 +244,9 @@ impl DeliveryClientBuilder {
             .parse::<MetadataValue<Ascii>>()
             .map_err(|_| ClientError::Token)?;
         let replicas = Replicas::new(&self.urls, BearerToken(token), self.timeout, self.observer)?;
+        if self.watch_directory {
+            replicas.watch_versions();
+        }
         Ok(DeliveryClient {
             replicas: Arc::new(replicas),
         })
@@ -264,14 +278,27 @@ impl DeliveryClient {
             token: token.to_string(),
             timeout: Duration::from_secs(1),
             observer: Arc::new(Unobserved),
+            watch_directory: false,
         }
+    }
+
+    /// Whether an answer stamped `stamp` still holds (see
+    /// [`DeliveryClientBuilder::watch_directory`]).
+    pub fn freshness(&self, stamp: Stamp) -> Freshness {
+        self.replicas.freshness(stamp)
     }
 
     /// The verdict for one recipient address.
     pub async fn check_recipient(&self, address: &str) -> Verdict {
+        self.check_recipient_stamped(address).await.0
+    }
+
+    /// [`DeliveryClient::check_recipient`], with the answer's [`Stamp`]
+    /// when the directory is watched and the answer came from a replica.
+    pub async fn check_recipient_stamped(&self, address: &str) -> (Verdict, Option<Stamp>) {
         let answer = self
             .replicas
-            .call("CheckRecipient", Retry::Idempotent, |mut stub, left| {
+            .call_stamped("CheckRecipient", Retry::Idempotent, |mut stub, left| {
                 let request = pb::CheckRecipientRequest {
                     address: address.to_string(),
                 };
@@ -279,20 +306,27 @@ impl DeliveryClient {
             })
             .await;
         match answer {
-            Ok(response) => match response.result {
-                Some(verdict) => Verdict::from_proto(verdict),
-                None => Verdict::TempFail {
-                    reason: "empty answer".into(),
-                },
+            Ok((response, stamp)) => match response.result {
+                Some(verdict) => (Verdict::from_proto(verdict), stamp),
+                None => (
+                    Verdict::TempFail {
+                        reason: "empty answer".into(),
+                    },
+                    None,
+                ),
             },
-            Err(Failure::Status(status)) if status.code() == Code::InvalidArgument => {
+            Err(Failure::Status(status)) if status.code() == Code::InvalidArgument => (
                 Verdict::RejectInvalid {
                     reason: status.message().to_string(),
-                }
-            }
-            Err(failure) => Verdict::TempFail {
-                reason: failure.reason(),
-            },
+                },
+                None,
+            ),
+            Err(failure) => (
+                Verdict::TempFail {
+                    reason: failure.reason(),
+                },
+                None,
+            ),
         }
     }
 
@@ -307,9 +341,18 @@ impl DeliveryClient {
     }
 
     async fn check_batch(&self, addresses: &[String]) -> Vec<Verdict> {
+        self.check_batch_stamped(addresses).await.0
+    }
+
+    /// One `CheckRecipients` call (at most [`MAX_BATCH`] addresses), with
+    /// the answer's [`Stamp`].
+    pub(crate) async fn check_batch_stamped(
+        &self,
+        addresses: &[String],
+    ) -> (Vec<Verdict>, Option<Stamp>) {
         let answer = self
             .replicas
-            .call("CheckRecipients", Retry::Idempotent, |mut stub, left| {
+            .call_stamped("CheckRecipients", Retry::Idempotent, |mut stub, left| {
                 let request = pb::CheckRecipientsRequest {
                     addresses: addresses.to_vec(),
                 };
@@ -318,13 +361,16 @@ impl DeliveryClient {
             .await;
         let all = |reason: String| vec![Verdict::TempFail { reason }; addresses.len()];
         match answer {
-            Ok(response) if response.results.len() == addresses.len() => response
-                .results
-                .into_iter()
-                .map(Verdict::from_proto)
-                .collect(),
-            Ok(_) => all("answer does not match the batch".into()),
-            Err(failure) => all(failure.reason()),
+            Ok((response, stamp)) if response.results.len() == addresses.len() => (
+                response
+                    .results
+                    .into_iter()
+                    .map(Verdict::from_proto)
+                    .collect(),
+                stamp,
+            ),
+            Ok(_) => (all("answer does not match the batch".into()), None),
+            Err(failure) => (all(failure.reason()), None),
         }
     }
 

@@ -12,16 +12,19 @@
 
 pub mod bridge;
 mod cache;
+mod coalescer;
 mod delivery;
 mod observer;
 mod replicas;
 
 pub use cache::VerdictCache;
+pub use coalescer::Coalescer;
 pub use delivery::{
     AuthOutcome, BearerToken, ClientError, DeliveryClient, DeliveryClientBuilder, MAX_BATCH,
     RecipientStream, Verdict,
 };
 pub use observer::{CallEvent, CallOutcome, LogReplicaHealth, Observer};
+pub use replicas::{Freshness, Stamp};
 
 /// Generated protobuf messages and gRPC client stubs (`mailadmin.v1`).
 #[allow(clippy::all, missing_docs)]

@@ -18,7 +18,7 @@ use crate::observer::{CallEvent, CallOutcome, Observer};
 use crate::pb;
 use crate::pb::delivery_service_client::DeliveryServiceClient;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -83,6 +83,38 @@ struct Replica {
     url: String,
     stub: Stub,
     down: AtomicBool,
+    /// Whether this replica's directory version is being followed
+    /// (`WatchDirectoryVersion` is open), and the last version it sent.
+    watched: AtomicBool,
+    version: AtomicU64,
+}
+
+/// Which replica answered, and its directory version as this client knew
+/// it when the question left: an answer stamped so is at least that new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    replica: usize,
+    version: u64,
+}
+
+impl Stamp {
+    /// A stamp for the `replica`-th URL given to the client at `version`
+    /// (for tests of code that keeps stamped answers).
+    pub fn new(replica: usize, version: u64) -> Stamp {
+        Stamp { replica, version }
+    }
+}
+
+/// Whether an answer stamped with a [`Stamp`] still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The replica's directory has not changed since: the answer holds.
+    Current,
+    /// It has changed: ask again.
+    Changed,
+    /// Its changes are not being followed right now (the watch is down):
+    /// only the caller's own time limit can say.
+    Unknown,
 }
 
 pub(crate) struct Replicas {
@@ -113,6 +145,8 @@ impl Replicas {
                         token.clone(),
                     ),
                     down: AtomicBool::new(false),
+                    watched: AtomicBool::new(false),
+                    version: AtomicU64::new(0),
                 }))
             })
             .collect::<Result<_, ClientError>>()?;
@@ -130,14 +164,34 @@ impl Replicas {
 
     /// The replicas in the order this call tries them: those that are up,
     /// starting from the next in turn, then those that are down.
-    fn in_order(&self) -> Vec<Arc<Replica>> {
+    fn in_order(&self) -> Vec<(usize, Arc<Replica>)> {
         let n = self.members.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        let rotated = (0..n).map(|i| &self.members[(start + i) % n]);
+        let rotated = (0..n).map(|i| (start + i) % n);
         let (up, down): (Vec<_>, Vec<_>) = rotated
-            .cloned()
-            .partition(|r| !r.down.load(Ordering::Relaxed));
+            .map(|i| (i, Arc::clone(&self.members[i])))
+            .partition(|(_, r)| !r.down.load(Ordering::Relaxed));
         up.into_iter().chain(down).collect()
+    }
+
+    /// Whether an answer stamped `stamp` still holds.
+    pub(crate) fn freshness(&self, stamp: Stamp) -> Freshness {
+        let replica = &self.members[stamp.replica];
+        if !replica.watched.load(Ordering::Acquire) {
+            Freshness::Unknown
+        } else if replica.version.load(Ordering::Acquire) == stamp.version {
+            Freshness::Current
+        } else {
+            Freshness::Changed
+        }
+    }
+
+    /// Follows every replica's directory version in the background, for
+    /// as long as the replicas are in use.
+    pub(crate) fn watch_versions(&self) {
+        for replica in &self.members {
+            tokio::spawn(watch_version(Arc::downgrade(replica)));
+        }
     }
 
     /// Runs `attempt` on the replicas in turn until one answers, all within
@@ -147,15 +201,37 @@ impl Replicas {
         &self,
         method: &'static str,
         retry: Retry,
-        mut attempt: F,
+        attempt: F,
     ) -> Result<T, Failure>
+    where
+        F: FnMut(Stub, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        self.call_stamped(method, retry, attempt)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// [`Replicas::call`], with the answer's [`Stamp`] when the replica
+    /// that answered is being watched.
+    pub(crate) async fn call_stamped<T, F, Fut>(
+        &self,
+        method: &'static str,
+        retry: Retry,
+        mut attempt: F,
+    ) -> Result<(T, Option<Stamp>), Failure>
     where
         F: FnMut(Stub, Duration) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         let deadline = Instant::now() + self.timeout;
         let mut failure = Failure::Timeout(self.timeout);
-        for replica in self.in_order() {
+        for (index, replica) in self.in_order() {
+            // Read before the question leaves: the answer is at least this new.
+            let stamp = replica.watched.load(Ordering::Acquire).then(|| Stamp {
+                replica: index,
+                version: replica.version.load(Ordering::Acquire),
+            });
             let started = Instant::now();
             let left = deadline.saturating_duration_since(started);
             if left.is_zero() {
@@ -179,7 +255,7 @@ impl Replicas {
                 },
             });
             match answer {
-                Attempt::Answered(answer) => return Ok(answer),
+                Attempt::Answered(answer) => return Ok((answer, stamp)),
                 Attempt::Failed(status) if from_transport(&status) => {
                     self.mark_down(&replica, status.message());
                     failure = Failure::Status(status);
@@ -219,6 +295,40 @@ impl Replicas {
             self.timeout,
             Arc::clone(&self.observer),
         ));
+    }
+}
+
+/// Keeps `replica.version` current from its `WatchDirectoryVersion`
+/// stream, re-opening the stream (0.5 s after a failure, then twice as long
+/// each time up to 10 s) until the replica is dropped. While the stream is
+/// not open, `watched` is false.
+async fn watch_version(replica: Weak<Replica>) {
+    let mut wait = FIRST_PROBE;
+    loop {
+        let Some(current) = replica.upgrade() else {
+            return;
+        };
+        let mut stub = current.stub.clone();
+        drop(current);
+        if let Ok(response) = stub
+            .watch_directory_version(pb::WatchDirectoryVersionRequest {})
+            .await
+        {
+            let mut versions = response.into_inner();
+            while let Ok(Some(message)) = versions.message().await {
+                let Some(current) = replica.upgrade() else {
+                    return;
+                };
+                current.version.store(message.version, Ordering::Release);
+                current.watched.store(true, Ordering::Release);
+                wait = FIRST_PROBE;
+            }
+        }
+        if let Some(current) = replica.upgrade() {
+            current.watched.store(false, Ordering::Release);
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(LONGEST_PROBE);
     }
 }
 

@@ -40,7 +40,8 @@ pub fn access(path: &str) -> Option<Access> {
             | "CheckRecipients"
             | "StreamCheckRecipients"
             | "Authenticate"
-            | "AllowedSenders" => Some(MAIL_SERVERS),
+            | "AllowedSenders"
+            | "WatchDirectoryVersion" => Some(MAIL_SERVERS),
             _ => None,
         };
     }

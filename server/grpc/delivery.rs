@@ -105,6 +105,23 @@ impl DeliveryService for DeliveryApi {
         Ok(Response::new(Box::pin(answers)))
     }
 
+    type WatchDirectoryVersionStream =
+        Pin<Box<dyn Stream<Item = Result<pb::DirectoryVersion, Status>> + Send + 'static>>;
+
+    async fn watch_directory_version(
+        &self,
+        _request: Request<pb::WatchDirectoryVersionRequest>,
+    ) -> Reply<Self::WatchDirectoryVersionStream> {
+        let versions = tokio_stream::wrappers::WatchStream::new(self.app.watch_directory_version())
+            .take_while(Option::is_some)
+            .map(|version| {
+                Ok(pb::DirectoryVersion {
+                    version: version.unwrap_or_default(),
+                })
+            });
+        Ok(Response::new(Box::pin(versions)))
+    }
+
     async fn authenticate(
         &self,
         request: Request<pb::AuthenticateRequest>,

@@ -41,6 +41,12 @@ impl App {
             .collect())
     }
 
+    /// The routing snapshot's version, now and at every change; `None`
+    /// once the server is stopping.
+    pub fn watch_directory_version(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+        self.snapshot().watch_version()
+    }
+
     /// May `login` sign in with `password`? Unknown logins, wrong passwords
     /// and disabled accounts all answer `None` after verifying one Argon2
     /// hash; repeated failures per login and per client address are

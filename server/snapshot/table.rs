@@ -178,9 +178,13 @@ impl Directory for Snapshot {
 /// without that lock; refreshes meanwhile log their keys, and the reload,
 /// holding the lock, applies those keys to the new snapshot before
 /// publishing it: nothing committed is ever missing from what readers see.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RoutingTable {
     snapshot: RwLock<Snapshot>,
+    /// The snapshot's version: one more after every patch, starting from
+    /// the start-up time in microseconds so that a restarted process never
+    /// repeats an earlier one's; `None` once the server is stopping.
+    version: tokio::sync::watch::Sender<Option<u64>>,
     /// `Some` while a reload is in flight: keys refreshed since it began.
     during_reload: Mutex<Option<Vec<RoutingKey>>>,
     /// Held across a refresh's reads and patch.
@@ -193,8 +197,12 @@ pub struct RoutingTable {
 
 impl RoutingTable {
     pub fn new(snapshot: Snapshot) -> Self {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64);
         RoutingTable {
             snapshot: RwLock::new(snapshot),
+            version: tokio::sync::watch::Sender::new(Some(start)),
             during_reload: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
@@ -251,6 +259,25 @@ impl RoutingTable {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut guard);
+        drop(guard);
+        // After the change is visible: whoever sees the new version and
+        // then asks gets an answer at least that new.
+        self.version.send_modify(|version| {
+            if let Some(version) = version {
+                *version += 1;
+            }
+        });
+    }
+
+    /// The snapshot's version now and at every change (intermediate
+    /// versions may be skipped); `None` once the server is stopping.
+    pub fn watch_version(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+        self.version.subscribe()
+    }
+
+    /// The server is stopping: every version watch ends.
+    pub fn close_version_watches(&self) {
+        self.version.send_replace(None);
     }
 
     pub fn replace(&self, snapshot: Snapshot) {
@@ -268,6 +295,20 @@ mod tests {
     use crate::rules::address::EmailAddress;
     use crate::rules::principal::Role;
     use crate::rules::resolution::{MatchKind, Route, resolve};
+
+    #[test]
+    fn every_patch_moves_the_version_until_the_watches_close() {
+        let table = RoutingTable::new(Snapshot::new(&["mailadmin.example".to_string()]));
+        let mut watch = table.watch_version();
+        let first = watch.borrow_and_update().expect("a version while serving");
+        table.patch(|s| s.set_owner("alice@mailadmin.example", Some(1)));
+        assert!(watch.has_changed().unwrap());
+        assert_eq!(*watch.borrow_and_update(), Some(first + 1));
+        table.replace(Snapshot::new(&["mailadmin.example".to_string()]));
+        assert_eq!(*watch.borrow_and_update(), Some(first + 2));
+        table.close_version_watches();
+        assert_eq!(*watch.borrow_and_update(), None);
+    }
 
     #[test]
     fn patches_change_what_resolution_sees() {

@@ -21,7 +21,7 @@ mod tokens;
 mod users;
 
 use crate::rules::{Dependency, DomainError, DomainResult, Kind};
-use crate::snapshot::{RoutingKey, RoutingTable};
+use crate::snapshot::{RoutingKey, RoutingTable, Snapshot};
 use mailadmin_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -78,7 +78,7 @@ impl Store {
         let db = Database::connect(options).await?;
         Ok(Store {
             db,
-            routing: Arc::new(RoutingTable::default()),
+            routing: Arc::new(RoutingTable::new(Snapshot::default())),
         })
     }
 

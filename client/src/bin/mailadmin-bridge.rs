@@ -12,9 +12,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Recipients the verdict cache holds at most (about 200 bytes each).
-const CACHE_CAPACITY: usize = 100_000;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "mailadmin-bridge",
@@ -54,13 +51,26 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
 
-    /// How long a recipient's verdict is reused, in milliseconds (Postfix
-    /// asks several tables about one recipient within milliseconds); a
-    /// change in the control plane reaches Postfix at most this late.
-    /// 0 turns the cache off.
+    /// Verdicts are kept until the control plane says its directory changed
+    /// (each replica's changes are followed as they happen); while a
+    /// replica's changes cannot be followed, its verdicts are reused for
+    /// this many milliseconds at most. 0 turns the cache off.
     #[arg(long, env = "MAILADMIN_BRIDGE_CACHE_TTL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     cache_ttl_ms: u64,
+
+    /// How many recipients the verdict cache holds at most (about 200
+    /// bytes each).
+    #[arg(long, env = "MAILADMIN_BRIDGE_CACHE_ENTRIES", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    cache_entries: u64,
+
+    /// How many recipient-check calls may be on their way to the control
+    /// plane at once; lookups that arrive while all are busy go together
+    /// in the next call (CheckRecipients). 0 sends one call per lookup.
+    #[arg(long, env = "MAILADMIN_BRIDGE_CALLS_IN_FLIGHT", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(0..=1024))]
+    calls_in_flight: u64,
 
     /// Where to serve the socketmap tables (domains, mailboxes, aliases,
     /// recipient_access, senders); repeat or separate with commas.
@@ -123,18 +133,22 @@ async fn run(args: Args) -> Result<(), String> {
         .fold(DeliveryClient::builder(&token), |b, url| b.replica(url))
         .timeout(timeout)
         .observer(Arc::new(LogReplicaHealth))
+        .watch_directory(args.cache_ttl_ms > 0)
         .build()
         .map_err(|e| e.to_string())?;
     if args.socketmap.is_empty() && args.policy.is_empty() {
         return Err("nothing to serve: give --socketmap and/or --policy".into());
     }
-    let lookups = match args.cache_ttl_ms {
+    let mut lookups = match args.cache_ttl_ms {
         0 => Lookups::new(client.clone()),
         ttl => Lookups::with_cache(
             client.clone(),
-            VerdictCache::new(Duration::from_millis(ttl), CACHE_CAPACITY),
+            VerdictCache::new(Duration::from_millis(ttl), args.cache_entries as usize),
         ),
     };
+    if args.calls_in_flight > 0 {
+        lookups = lookups.coalesced(args.calls_in_flight as usize);
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for addr in &args.socketmap {
         let listener = bind(addr).await?;

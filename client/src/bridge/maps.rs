@@ -8,7 +8,7 @@
 //! map, never [`MapAnswer::NotFound`]: a missing answer must defer mail,
 //! not bounce it.
 
-use crate::{DeliveryClient, Verdict, VerdictCache};
+use crate::{Coalescer, DeliveryClient, Verdict, VerdictCache};
 use std::sync::Arc;
 
 /// One of the maps the bridge serves; its name is the socketmap `name`.
@@ -76,6 +76,7 @@ pub enum MapAnswer {
 pub struct Lookups {
     client: DeliveryClient,
     cache: Option<Arc<VerdictCache>>,
+    coalescer: Option<Coalescer>,
 }
 
 impl Lookups {
@@ -84,6 +85,7 @@ impl Lookups {
         Lookups {
             client,
             cache: None,
+            coalescer: None,
         }
     }
 
@@ -92,7 +94,17 @@ impl Lookups {
         Lookups {
             client,
             cache: Some(Arc::new(cache)),
+            coalescer: None,
         }
+    }
+
+    /// These lookups with their recipient checks coalesced into batches,
+    /// `in_flight` calls at a time ([`Coalescer`]): what lets many Postfix
+    /// processes asking at once cost a few calls instead of one each.
+    /// Call it within a Tokio runtime.
+    pub fn coalesced(mut self, in_flight: usize) -> Self {
+        self.coalescer = Some(Coalescer::new(self.client.clone(), in_flight));
+        self
     }
 
     /// The client the lookups go through.
@@ -103,12 +115,16 @@ impl Lookups {
     /// The verdict for `address`: from the cache when it has a fresh one,
     /// else from the control plane (and then kept).
     pub async fn verdict(&self, address: &str) -> Verdict {
-        if let Some(verdict) = self.cache.as_ref().and_then(|c| c.get(address)) {
+        let freshness = |stamp| self.client.freshness(stamp);
+        if let Some(verdict) = self.cache.as_ref().and_then(|c| c.get(address, freshness)) {
             return verdict;
         }
-        let verdict = self.client.check_recipient(address).await;
+        let (verdict, stamp) = match &self.coalescer {
+            Some(coalescer) => coalescer.check_recipient_stamped(address).await,
+            None => self.client.check_recipient_stamped(address).await,
+        };
         if let Some(cache) = &self.cache {
-            cache.put(address, &verdict);
+            cache.put(address, &verdict, stamp, freshness);
         }
         verdict
     }

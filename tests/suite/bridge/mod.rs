@@ -6,6 +6,7 @@
 
 mod binary;
 mod cache;
+mod coalescing;
 mod dovecot;
 mod edges;
 mod policy;

@@ -126,6 +126,17 @@ impl DeliveryService for LateControlPlane {
             addresses: deadline.into_iter().collect(),
         }))
     }
+
+    type WatchDirectoryVersionStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::DirectoryVersion, tonic::Status>> + Send>,
+    >;
+
+    async fn watch_directory_version(
+        &self,
+        _: tonic::Request<pb::WatchDirectoryVersionRequest>,
+    ) -> Result<tonic::Response<Self::WatchDirectoryVersionStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not in this stand-in"))
+    }
 }
 
 /// Serves [`LateControlPlane`] on loopback; the client's URL.

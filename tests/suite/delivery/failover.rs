@@ -1,8 +1,7 @@
-//! The typed client over several replicas: a replica that refuses
-//! connections costs nothing, one that goes silent costs the one call that
-//! waited on it, and one that comes back is probed back into rotation. The
-//! client's observer hooks report each of these (docs/rules.md, "Unreachable
-//! control plane").
+//! The typed client over several replicas (docs/rules.md, "Replicas"): a
+//! replica that refuses connections costs nothing, one that goes silent
+//! costs the one call that waited on it, and one that comes back is probed
+//! back into rotation. The client's observer hooks report each of these.
 
 use super::{allowed, deliver, ip};
 use crate::harness::*;

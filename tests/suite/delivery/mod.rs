@@ -13,6 +13,7 @@ mod replicas;
 mod senders;
 mod unreachable;
 mod verdicts;
+mod versions;
 
 use crate::harness::*;
 use mailadmin_client::{AuthOutcome, DeliveryClient, Verdict, pb};
