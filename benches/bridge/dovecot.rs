@@ -218,3 +218,28 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The control plane's `Authenticate` asked directly, without Dovecot or a
+/// checkpassword process: what the login itself costs the control plane.
+pub struct Authenticate {
+    pub client: mailadmin_client::DeliveryClient,
+    pub logins: Arc<Vec<String>>,
+    pub password: String,
+}
+
+impl Worker for Authenticate {
+    async fn call(&mut self, at: usize) -> Outcome {
+        let login = &self.logins[at % self.logins.len()];
+        let answer = self
+            .client
+            .authenticate(login, &self.password, [127, 0, 0, 1].into())
+            .await;
+        Outcome {
+            checked: 1,
+            wrong: u64::from(!matches!(
+                answer,
+                mailadmin_client::AuthOutcome::Allowed { .. }
+            )),
+        }
+    }
+}

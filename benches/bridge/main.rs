@@ -378,17 +378,32 @@ async fn logins_through_dovecot(
     )
     .await?;
     let names = Arc::new(logins.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
+    let token = std::fs::read_to_string(token_file)?;
+    let direct =
+        mailadmin_client::DeliveryClient::new(server, token.trim(), Duration::from_secs(30))?;
     let mut table = Table::new("logins/s", "(e) sql passdb", "");
     for &concurrency in &options.login_concurrency {
         let mut contenders = Vec::new();
         for dovecot in [&checkpassword, &sql] {
             let mut workers = Vec::new();
             for _ in 0..concurrency {
-                workers
-                    .push(dovecot::Logins::connect(dovecot.auth, names.clone(), PASSWORD).await?);
+                let logins =
+                    dovecot::Logins::connect(dovecot.auth, names.clone(), PASSWORD).await?;
+                workers.push(Login::Dovecot(logins));
             }
             contenders.push(workers);
         }
+        contenders.push(
+            (0..concurrency)
+                .map(|_| {
+                    Login::Direct(dovecot::Authenticate {
+                        client: direct.clone(),
+                        logins: names.clone(),
+                        password: PASSWORD.to_string(),
+                    })
+                })
+                .collect(),
+        );
         let results = load::alternate(
             contenders,
             1,
@@ -411,6 +426,8 @@ async fn logins_through_dovecot(
             None,
             None,
         );
+        let label = "(f) `Authenticate` called directly";
+        table.add(label, concurrency, &results[2], Some(&results[1]), None);
     }
     println!("\nlogins through Dovecot's auth service (AUTH PLAIN), Argon2id on both sides:");
     table.print();
@@ -444,6 +461,21 @@ async fn sql_workers(
         ));
     }
     Ok(workers)
+}
+
+/// A login worker of either kind, so the contenders alternate in one run.
+enum Login {
+    Dovecot(dovecot::Logins),
+    Direct(dovecot::Authenticate),
+}
+
+impl Worker for Login {
+    async fn call(&mut self, at: usize) -> Outcome {
+        match self {
+            Login::Dovecot(worker) => worker.call(at).await,
+            Login::Direct(worker) => worker.call(at).await,
+        }
+    }
 }
 
 /// A lookup worker of either kind, so the contenders alternate in one run.

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_domains;
 mod m20261123_000003_billing;
+mod m20261206_000004_login_by_address;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_domains::Migration),
             Box::new(m20261123_000003_billing::Migration),
+            Box::new(m20261206_000004_login_by_address::Migration),
         ]
     }
 }
