@@ -12,8 +12,8 @@ use tonic::Status;
 
 /// Every DeliveryService RPC, who may call it (operators and mail
 /// servers), and a call with a small request. StreamCheckRecipients sends
-/// one batch and reads its answer, so a refusal that only arrives on the
-/// stream is seen too.
+/// one batch and reads its answer, and WatchDirectoryVersion reads the
+/// first version, so a refusal that only arrives on the stream is seen too.
 pub(super) fn delivery_rpc_table() -> Vec<(&'static str, &'static [Caller], DeliveryCall)> {
     vec![
         (
@@ -77,6 +77,22 @@ pub(super) fn delivery_rpc_table() -> Vec<(&'static str, &'static [Caller], Deli
                     login: "alice".into(),
                 })
                 .await
+            }),
+        ),
+        (
+            "WatchDirectoryVersion",
+            MAIL_SERVERS,
+            Box::new(|mut c: DeliveryPbClient| {
+                Box::pin(async move {
+                    let mut versions = c
+                        .watch_directory_version(pb::WatchDirectoryVersionRequest {})
+                        .await?
+                        .into_inner();
+                    match versions.message().await? {
+                        Some(_) => Ok(()),
+                        None => Err(Status::internal("the test expected the current version")),
+                    }
+                })
             }),
         ),
     ]
