@@ -3,7 +3,7 @@
 //! ships for Postfix (`virtual_mailbox_maps`) and Dovecot (`password_query`).
 
 use crate::load::{Outcome, Probe, Worker};
-use crate::socketmap::expected;
+use crate::socketmap::key_and_answer;
 use mailadmin_client::bridge::maps::mailbox_location;
 use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use sea_orm::{ConnectionTrait, Database};
@@ -226,8 +226,8 @@ impl MailboxQuery {
 
 impl Worker for MailboxQuery {
     async fn call(&mut self, at: usize) -> Outcome {
-        let probe = &self.probes[at % self.probes.len()];
-        let query = MAILBOX_QUERY.replace("'%s'", &literal(&probe.address));
+        let (key, expected) = key_and_answer(&self.probes, at);
+        let query = MAILBOX_QUERY.replace("'%s'", &literal(&key));
         let answer = sqlx::raw_sql(sqlx::AssertSqlSafe(query))
             .fetch_optional(&mut self.connection)
             .await;
@@ -241,7 +241,7 @@ impl Worker for MailboxQuery {
         };
         Outcome {
             checked: 1,
-            wrong: u64::from(reply != Some(expected(probe))),
+            wrong: u64::from(reply != Some(expected)),
         }
     }
 }

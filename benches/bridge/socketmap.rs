@@ -14,12 +14,22 @@ use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// The answer right for `probe` in the `mailboxes` map.
-pub fn expected(probe: &Probe) -> String {
+/// The unknown address for probe number `at`: a different one for every
+/// probe number, however often the workload wraps around.
+fn unknown_address(at: usize) -> String {
+    format!("nobody-{at}@{}", mailadmin_server::store::SEED_DOMAIN)
+}
+
+/// The key asked for probe number `at`: the probe's address when it
+/// exists, else an unknown address never asked before (so that no cache
+/// can answer it), and the answer right for it in the `mailboxes` map.
+pub fn key_and_answer(probes: &[Probe], at: usize) -> (String, String) {
+    let probe = &probes[at % probes.len()];
     if probe.exists {
-        format!("OK {}", mailbox_location(&probe.address))
+        let answer = format!("OK {}", mailbox_location(&probe.address));
+        (probe.address.clone(), answer)
     } else {
-        "NOTFOUND ".to_string()
+        (unknown_address(at), "NOTFOUND ".to_string())
     }
 }
 
@@ -47,15 +57,15 @@ impl Socketmap {
 
 impl Worker for Socketmap {
     async fn call(&mut self, at: usize) -> Outcome {
-        let probe = &self.probes[at % self.probes.len()];
+        let (key, answer) = key_and_answer(&self.probes, at);
         self.request.clear();
         self.request.extend_from_slice(b"mailboxes ");
-        self.request.extend_from_slice(probe.address.as_bytes());
+        self.request.extend_from_slice(key.as_bytes());
         let reply = match netstring::write(&mut self.writer, &self.request).await {
             Ok(()) => netstring::read(&mut self.reader).await.ok().flatten(),
             Err(_) => None,
         };
-        let right = reply.is_some_and(|reply| reply == expected(probe).as_bytes());
+        let right = reply.is_some_and(|reply| reply == answer.as_bytes());
         Outcome {
             checked: 1,
             wrong: u64::from(!right),

@@ -106,15 +106,16 @@ impl Stats {
 }
 
 /// Runs `workers` concurrently: `warmup` untimed, then `measure` timed.
-/// Each call takes the next `step` probes. The workers come back for the
-/// next round.
+/// Each call takes the next `step` probes, from probe number `start` on.
+/// The workers come back for the next round, with where it should start.
 pub async fn run<W: Worker>(
     workers: Vec<W>,
+    start: usize,
     step: usize,
     warmup: Duration,
     measure: Duration,
-) -> (Vec<W>, Stats) {
-    let next = Arc::new(AtomicUsize::new(0));
+) -> (Vec<W>, Stats, usize) {
+    let next = Arc::new(AtomicUsize::new(start));
     let start = Instant::now();
     let timed_from = start + warmup;
     let end = timed_from + measure;
@@ -155,7 +156,7 @@ pub async fn run<W: Worker>(
         stats.addresses += outcome.checked;
         stats.wrong += outcome.wrong;
     }
-    (workers, stats)
+    (workers, stats, next.load(Ordering::Relaxed))
 }
 
 /// Measures each contender for `measure` in all, in `rounds` alternating
@@ -169,6 +170,9 @@ pub async fn alternate<W: Worker>(
     rounds: usize,
 ) -> Vec<Stats> {
     let mut results = vec![Stats::default(); contenders.len()];
+    // Each contender goes on through the probes where its last round
+    // stopped, so rounds do not ask the same probes again.
+    let mut positions = vec![0; contenders.len()];
     let per_round = measure / rounds.max(1) as u32;
     for round in 0..rounds.max(1) {
         let warmup = if round == 0 {
@@ -176,9 +180,13 @@ pub async fn alternate<W: Worker>(
         } else {
             Duration::from_millis(200)
         };
-        for (workers, total) in contenders.iter_mut().zip(&mut results) {
-            let (back, stats) = run(std::mem::take(workers), step, warmup, per_round).await;
+        for ((workers, total), position) in
+            contenders.iter_mut().zip(&mut results).zip(&mut positions)
+        {
+            let taken = std::mem::take(workers);
+            let (back, stats, end) = run(taken, *position, step, warmup, per_round).await;
             *workers = back;
+            *position = end;
             total.merge(stats);
         }
     }
