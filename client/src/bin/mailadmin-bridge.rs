@@ -2,7 +2,7 @@
 //! recipients and senders. It serves Postfix's socketmap tables and policy
 //! delegation on TCP or Unix sockets and answers each question with the
 //! control plane's `DeliveryService`, using a token of role `delivery`.
-//! See the README, "Postfix and Dovecot: the bridge", for the `main.cf` lines.
+//! See the README, "Running it with Postfix and Dovecot", for the `main.cf` lines.
 
 use clap::Parser;
 use mailadmin_client::bridge::{ListenAddr, Listener, Lookups, policy, socketmap};

@@ -1,6 +1,6 @@
 //! The lookup tables Postfix asks for, answered from the control plane's
 //! verdicts. Each map is documented with the `main.cf` line that uses it
-//! (README, "Postfix and Dovecot: the bridge"); all of them go through the one
+//! (README, "Running it with Postfix and Dovecot"); all of them go through the one
 //! resolution the server applies to `CheckRecipient`, so Postfix accepts,
 //! refuses and routes exactly as the control plane says.
 //!
