@@ -46,3 +46,5 @@ mod readme;
 mod request_ids;
 #[path = "suite/shutdown.rs"]
 mod shutdown;
+#[path = "suite/suspension.rs"]
+mod suspension;

@@ -389,6 +389,36 @@ impl AdminService for AdminApi {
         }))
     }
 
+    async fn suspend_user(
+        &self,
+        request: Request<pb::SuspendUserRequest>,
+    ) -> Reply<pb::SuspendUserResponse> {
+        let principal = principal(&request)?;
+        let pb::SuspendUserRequest { user_id } = request.into_inner();
+        let user = self
+            .app
+            .suspend_user(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::SuspendUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn resume_user(
+        &self,
+        request: Request<pb::ResumeUserRequest>,
+    ) -> Reply<pb::ResumeUserResponse> {
+        let principal = principal(&request)?;
+        let pb::ResumeUserRequest { user_id } = request.into_inner();
+        let user = self
+            .app
+            .resume_user(&principal, id("user_id", user_id)?)
+            .await?;
+        Ok(Response::new(pb::ResumeUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
     async fn delete_user(
         &self,
         request: Request<pb::DeleteUserRequest>,

@@ -67,10 +67,10 @@ pub fn access(path: &str) -> Option<Access> {
         "CreateToken" | "RevokeToken" | "ListTokens" | "CreateOrganization" | "GetOrganization"
         | "ListOrganizations" | "SetMasterPlan" | "ListOutbox" => OPERATOR,
         "CreateUser" | "ListUsers" | "SetPassword" | "DisableUser" | "EnableUser"
-        | "DeleteUser" | "CreateGroup" | "RenameGroup" | "UpdateGroupSharing" | "DeleteGroup"
-        | "AddGroupMembers" | "RemoveGroupMembers" | "ListGroups" | "ListGroupMembers"
-        | "ListUserGroups" | "ListAuditEvents" | "AddAlias" | "DeleteAlias" | "ResolveAddress"
-        | "ChangeSubscription" => MANAGE,
+        | "SuspendUser" | "ResumeUser" | "DeleteUser" | "CreateGroup" | "RenameGroup"
+        | "UpdateGroupSharing" | "DeleteGroup" | "AddGroupMembers" | "RemoveGroupMembers"
+        | "ListGroups" | "ListGroupMembers" | "ListUserGroups" | "ListAuditEvents" | "AddAlias"
+        | "DeleteAlias" | "ResolveAddress" | "ChangeSubscription" => MANAGE,
         "GetUser" | "UpdateUserProfile" | "ChangeOwnPassword" | "ListAliases" => SELF_SERVICE,
         _ => return None,
     })

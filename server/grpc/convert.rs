@@ -45,6 +45,7 @@ pub fn state_from(field: &str, value: i32) -> DomainResult<Option<AccountState>>
     match pb::AccountState::try_from(value) {
         Ok(pb::AccountState::Unspecified) => Ok(None),
         Ok(pb::AccountState::Enabled) => Ok(Some(AccountState::Enabled)),
+        Ok(pb::AccountState::Suspended) => Ok(Some(AccountState::Suspended)),
         Ok(pb::AccountState::Disabled) => Ok(Some(AccountState::Disabled)),
         Ok(pb::AccountState::Deleted) => Ok(Some(AccountState::Deleted)),
         Err(_) => Err(DomainError::invalid(
@@ -57,6 +58,7 @@ pub fn state_from(field: &str, value: i32) -> DomainResult<Option<AccountState>>
 fn state_to(state: AccountState) -> pb::AccountState {
     match state {
         AccountState::Enabled => pb::AccountState::Enabled,
+        AccountState::Suspended => pb::AccountState::Suspended,
         AccountState::Disabled => pb::AccountState::Disabled,
         AccountState::Deleted => pb::AccountState::Deleted,
     }

@@ -94,57 +94,108 @@ pub fn check_unique(
     Ok(())
 }
 
+/// What an admin asks of an account's state (`EnableUser`, `SuspendUser`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateRequest {
+    Enable,
+    Disable,
+    Suspend,
+    Resume,
+    Delete,
+}
+
+impl StateRequest {
+    /// The state the account is in afterwards.
+    pub fn target(self) -> AccountState {
+        match self {
+            StateRequest::Enable | StateRequest::Resume => AccountState::Enabled,
+            StateRequest::Disable => AccountState::Disabled,
+            StateRequest::Suspend => AccountState::Suspended,
+            StateRequest::Delete => AccountState::Deleted,
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            StateRequest::Enable => "user.enable",
+            StateRequest::Disable => "user.disable",
+            StateRequest::Suspend => "user.suspend",
+            StateRequest::Resume => "user.resume",
+            StateRequest::Delete => "user.delete",
+        }
+    }
+}
+
 /// What moving an account to another state does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateChange {
+    /// The state the account moves to.
+    pub to: AccountState,
     /// The audit action.
     pub action: &'static str,
-    /// Disabling and deleting end every session and API token of the account.
+    /// Disabling, suspending and deleting end every session and API token
+    /// of the account.
     pub revokes_tokens: bool,
 }
 
-/// May a caller of `role` move `user` to `to`? `None` when it is there
-/// already (nothing to do, nothing audited). Deleted accounts stay deleted;
-/// the master account is deleted only with its organization, and its own
-/// admin cannot disable it; only a disabled account can be deleted
-/// (docs/rules.md, "Account states").
+/// May a caller of `role` make `request` of `user`? `None` when the account
+/// is where the request would take it already (nothing to do, nothing
+/// audited). Deleted accounts stay deleted; the master account is deleted
+/// only with its organization, and its own admin can neither disable nor
+/// suspend it; only a disabled account can be deleted; a suspension is
+/// lifted with `ResumeUser` and a disabled account enabled with
+/// `EnableUser` (docs/rules.md, "Account states").
 pub fn state_change(
     role: Role,
     user: &User,
-    to: AccountState,
+    request: StateRequest,
 ) -> DomainResult<Option<StateChange>> {
+    use AccountState::*;
     require_not_deleted(user)?;
     if user.is_master {
-        match to {
-            AccountState::Deleted => {
+        match request {
+            StateRequest::Delete => {
                 return Err(DomainError::precondition(
                     "the master account is deleted only with its organization",
                 ));
             }
-            AccountState::Disabled if role == Role::OrgAdmin => {
-                return Err(DomainError::precondition(
-                    "an organization's admin cannot disable its own master account",
-                ));
+            StateRequest::Disable | StateRequest::Suspend if role == Role::OrgAdmin => {
+                return Err(DomainError::precondition(format!(
+                    "an organization's admin cannot {} its own master account",
+                    if request == StateRequest::Disable {
+                        "disable"
+                    } else {
+                        "suspend"
+                    }
+                )));
             }
             _ => {}
         }
     }
-    if to == AccountState::Deleted && user.state != AccountState::Disabled {
-        return Err(DomainError::precondition(
-            "only a disabled account can be deleted: disable it first",
-        ));
-    }
+    let to = request.target();
     if user.state == to {
         return Ok(None);
     }
-    let action = match to {
-        AccountState::Enabled => "user.enable",
-        AccountState::Disabled => "user.disable",
-        AccountState::Deleted => "user.delete",
-    };
+    let refused = |reason: &str| Err(DomainError::precondition(reason.to_string()));
+    match (request, user.state) {
+        (StateRequest::Delete, Enabled | Suspended) => {
+            return refused("only a disabled account can be deleted: disable it first");
+        }
+        (StateRequest::Enable, Suspended) => {
+            return refused("the account is suspended: ResumeUser lifts a suspension");
+        }
+        (StateRequest::Resume, Disabled) => {
+            return refused("the account is disabled, not suspended: EnableUser enables it");
+        }
+        (StateRequest::Suspend, Disabled) => {
+            return refused("a disabled account cannot be suspended: enable it first");
+        }
+        _ => {}
+    }
     Ok(Some(StateChange {
-        action,
-        revokes_tokens: to != AccountState::Enabled,
+        to,
+        action: request.action(),
+        revokes_tokens: matches!(to, Disabled | Suspended | Deleted),
     }))
 }
 
@@ -230,28 +281,64 @@ mod tests {
     #[test]
     fn state_changes() {
         use AccountState::*;
-        let disable = state_change(Role::OrgAdmin, &user(Enabled, false), Disabled).unwrap();
+        use StateRequest::*;
+        let change = |from, request| state_change(Role::OrgAdmin, &user(from, false), request);
         assert_eq!(
-            disable,
+            change(Enabled, Disable).unwrap(),
             Some(StateChange {
+                to: Disabled,
                 action: "user.disable",
                 revokes_tokens: true
             })
         );
-        let enable = state_change(Role::OrgAdmin, &user(Disabled, false), Enabled).unwrap();
-        assert_eq!(enable.map(|c| c.revokes_tokens), Some(false));
         assert_eq!(
-            state_change(Role::OrgAdmin, &user(Enabled, false), Enabled).unwrap(),
-            None,
-            "already there: nothing to do"
+            change(Enabled, Suspend).unwrap(),
+            Some(StateChange {
+                to: Suspended,
+                action: "user.suspend",
+                revokes_tokens: true
+            })
         );
-        assert!(
-            refused(state_change(Role::OrgAdmin, &user(Enabled, false), Deleted))
-                .contains("disable it first")
+        assert_eq!(
+            change(Suspended, Resume)
+                .unwrap()
+                .map(|c| (c.to, c.revokes_tokens)),
+            Some((Enabled, false))
         );
+        assert_eq!(
+            change(Suspended, Disable).unwrap().map(|c| c.to),
+            Some(Disabled),
+            "a suspended account can be disabled"
+        );
+        assert_eq!(
+            change(Disabled, StateRequest::Enable)
+                .unwrap()
+                .map(|c| c.revokes_tokens),
+            Some(false)
+        );
+        for (from, request) in [
+            (Enabled, StateRequest::Enable),
+            (Enabled, Resume),
+            (Suspended, Suspend),
+        ] {
+            assert_eq!(
+                change(from, request).unwrap(),
+                None,
+                "already there: nothing to do"
+            );
+        }
+        assert!(refused(change(Enabled, Delete)).contains("disable it first"));
+        assert!(refused(change(Suspended, Delete)).contains("disable it first"));
+        assert!(refused(change(Suspended, StateRequest::Enable)).contains("ResumeUser"));
+        assert!(refused(change(Disabled, Resume)).contains("EnableUser"));
+        assert!(refused(change(Disabled, Suspend)).contains("enable it first"));
         assert!(
-            refused(state_change(Role::Operator, &user(Deleted, false), Enabled))
-                .contains("is deleted")
+            refused(state_change(
+                Role::Operator,
+                &user(Deleted, false),
+                StateRequest::Enable
+            ))
+            .contains("is deleted")
         );
     }
 
@@ -259,17 +346,35 @@ mod tests {
     fn the_master_account() {
         use AccountState::*;
         assert!(
-            refused(state_change(Role::OrgAdmin, &user(Enabled, true), Disabled))
-                .contains("its own master")
+            refused(state_change(
+                Role::OrgAdmin,
+                &user(Enabled, true),
+                StateRequest::Disable
+            ))
+            .contains("cannot disable its own master")
         );
         assert!(
-            state_change(Role::Operator, &user(Enabled, true), Disabled)
-                .unwrap()
-                .is_some()
+            refused(state_change(
+                Role::OrgAdmin,
+                &user(Enabled, true),
+                StateRequest::Suspend
+            ))
+            .contains("cannot suspend its own master")
         );
+        for request in [StateRequest::Disable, StateRequest::Suspend] {
+            assert!(
+                state_change(Role::Operator, &user(Enabled, true), request)
+                    .unwrap()
+                    .is_some()
+            );
+        }
         assert!(
-            refused(state_change(Role::Operator, &user(Disabled, true), Deleted))
-                .contains("with its organization")
+            refused(state_change(
+                Role::Operator,
+                &user(Disabled, true),
+                StateRequest::Delete
+            ))
+            .contains("with its organization")
         );
     }
 }

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
     Enabled,
+    /// Cannot log in, still receives mail and is still billed.
+    Suspended,
     Disabled,
     Deleted,
 }
@@ -16,6 +18,7 @@ impl AccountState {
     pub fn as_str(self) -> &'static str {
         match self {
             AccountState::Enabled => "enabled",
+            AccountState::Suspended => "suspended",
             AccountState::Disabled => "disabled",
             AccountState::Deleted => "deleted",
         }
@@ -24,6 +27,7 @@ impl AccountState {
     pub fn parse_stored(stored: &str) -> Option<Self> {
         Some(match stored {
             "enabled" => AccountState::Enabled,
+            "suspended" => AccountState::Suspended,
             "disabled" => AccountState::Disabled,
             "deleted" => AccountState::Deleted,
             _ => return None,

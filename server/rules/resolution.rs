@@ -87,8 +87,9 @@ pub fn resolve(directory: &impl Directory, address: &EmailAddress) -> Route {
 
 fn account_route(directory: &impl Directory, user_id: i64, matched: MatchKind) -> Route {
     match directory.account(user_id) {
+        // A suspended account cannot log in but keeps receiving its mail.
         Some(AccountRoute {
-            state: AccountState::Enabled,
+            state: AccountState::Enabled | AccountState::Suspended,
             primary_address,
         }) => Route::Deliver {
             user_id,
@@ -169,6 +170,7 @@ mod tests {
         account(2, "alice@acme.example", AccountState::Enabled);
         account(3, "gone@mailadmin.example", AccountState::Deleted);
         account(4, "off@acme.example", AccountState::Disabled);
+        account(5, "held@acme.example", AccountState::Suspended);
         f.owners.insert("sales@acme.example".into(), 2);
         f
     }
@@ -244,5 +246,10 @@ mod tests {
             Route::Disabled { user_id: 4, .. }
         ));
         assert_eq!(route(&f, "gone@mailadmin.example"), Route::Unknown);
+        assert_eq!(
+            route(&f, "held+x@acme.example"),
+            delivered(5, "held@acme.example", MatchKind::Subaddress),
+            "a suspended account keeps receiving mail"
+        );
     }
 }

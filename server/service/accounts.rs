@@ -2,7 +2,7 @@
 //! enable/disable/delete, and reading the audit log.
 
 use super::App;
-use crate::rules::accounts::{self, NewAccountFacts, require_not_deleted};
+use crate::rules::accounts::{self, NewAccountFacts, StateRequest, require_not_deleted};
 use crate::rules::audit::audit;
 use crate::rules::model::{AccountState, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter};
 use crate::rules::paging::{Page, Paged};
@@ -148,19 +148,31 @@ impl App {
     }
 
     pub async fn disable_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
-        self.change_state(principal, user_id, AccountState::Disabled)
+        self.change_state(principal, user_id, StateRequest::Disable)
             .await
     }
 
     pub async fn enable_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
-        self.change_state(principal, user_id, AccountState::Enabled)
+        self.change_state(principal, user_id, StateRequest::Enable)
+            .await
+    }
+
+    /// Stops an account from signing in while its mail keeps arriving and
+    /// its billing goes on.
+    pub async fn suspend_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
+        self.change_state(principal, user_id, StateRequest::Suspend)
+            .await
+    }
+
+    pub async fn resume_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
+        self.change_state(principal, user_id, StateRequest::Resume)
             .await
     }
 
     /// Deletes a disabled account for good: a tombstone keeps its username
     /// and provider addresses from ever being reissued.
     pub async fn delete_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {
-        self.change_state(principal, user_id, AccountState::Deleted)
+        self.change_state(principal, user_id, StateRequest::Delete)
             .await
     }
 
@@ -168,16 +180,17 @@ impl App {
         &self,
         principal: &Principal,
         user_id: i64,
-        to: AccountState,
+        request: StateRequest,
     ) -> DomainResult<User> {
         let now = self.now();
         let tx = self.store().write().await?;
         let user = self
             .authorize_user(&tx, principal, user_id, Access::Manage)
             .await?;
-        let Some(change) = accounts::state_change(principal.role, &user, to)? else {
+        let Some(change) = accounts::state_change(principal.role, &user, request)? else {
             return Ok(user);
         };
+        let to = change.to;
         if to == AccountState::Deleted {
             self.refund_on_deletion(&tx, principal, &user, now).await?;
             tx.tombstone_user(user_id, &self.settings().provider_domains, now)

@@ -443,6 +443,20 @@ async fn other_organizations_objects_are_not_found(s: &TestServer) {
     );
     expect_not_found(
         &mut f,
+        "SuspendUser",
+        admin
+            .suspend_user(pb::SuspendUserRequest { user_id: user })
+            .await,
+    );
+    expect_not_found(
+        &mut f,
+        "ResumeUser",
+        admin
+            .resume_user(pb::ResumeUserRequest { user_id: user })
+            .await,
+    );
+    expect_not_found(
+        &mut f,
         "DeleteUser",
         admin
             .delete_user(pb::DeleteUserRequest { user_id: user })

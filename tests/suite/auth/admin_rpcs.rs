@@ -86,6 +86,16 @@ pub(super) fn rpc_table(own: i64) -> Vec<(&'static str, &'static [Caller], Call)
             call(|mut c| async move { c.enable_user(pb::EnableUserRequest::default()).await }),
         ),
         (
+            "SuspendUser",
+            ADMINS,
+            call(|mut c| async move { c.suspend_user(pb::SuspendUserRequest::default()).await }),
+        ),
+        (
+            "ResumeUser",
+            ADMINS,
+            call(|mut c| async move { c.resume_user(pb::ResumeUserRequest::default()).await }),
+        ),
+        (
             "DeleteUser",
             ADMINS,
             call(|mut c| async move { c.delete_user(pb::DeleteUserRequest::default()).await }),

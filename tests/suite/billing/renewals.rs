@@ -45,24 +45,31 @@ async fn concurrent_renewal_runs_charge_once(s: &TestServer) {
 }
 
 /// Renewals after downtime charge each missed period in turn (95 days: 3
-/// periods), and a disabled account keeps renewing (docs/rules.md, "Renewals").
+/// periods), and disabled and suspended accounts keep renewing
+/// (docs/rules.md, "Renewals", "Account states").
 async fn renewals_charge_missed_periods_and_disabled_accounts(s: &TestServer) {
     let org = funded_org(s, "Acme", Plan::Entry).await;
     let anna = s.create_user(&org.admin, org.id, "anna", Plan::Entry).await;
     let bert = s.create_user(&org.admin, org.id, "bert", Plan::Entry).await;
+    let cleo = s.create_user(&org.admin, org.id, "cleo", Plan::Entry).await;
     ok(org
         .admin
         .clone()
         .disable_user(pb::DisableUserRequest { user_id: bert.id })
         .await);
+    ok(org
+        .admin
+        .clone()
+        .suspend_user(pb::SuspendUserRequest { user_id: cleo.id })
+        .await);
 
     s.advance(Duration::days(95));
     let run = run_renewals(s).await;
-    assert_eq!(run.charged, 6, "3 periods for each of 2 accounts: {run:?}");
-    assert_eq!(amount(&run.total_charged), "15.00");
+    assert_eq!(run.charged, 9, "3 periods for each of 3 accounts: {run:?}");
+    assert_eq!(amount(&run.total_charged), "22.50");
     assert_eq!(run_renewals(s).await.charged, 0);
 
-    for user in [&anna, &bert] {
+    for user in [&anna, &bert, &cleo] {
         let stored = get_user(s, user.id).await;
         assert_eq!(secs(&stored.paid_until), at(day(120)), "{stored:?}");
         assert!(!stored.unpaid);
@@ -71,8 +78,12 @@ async fn renewals_charge_missed_periods_and_disabled_accounts(s: &TestServer) {
         get_user(s, bert.id).await.state,
         AccountState::Disabled as i32
     );
+    assert_eq!(
+        get_user(s, cleo.id).await.state,
+        AccountState::Suspended as i32
+    );
     let ledger = s.assert_ledger_balances(org.id).await;
-    for user in [&anna, &bert] {
+    for user in [&anna, &bert, &cleo] {
         let seqs: Vec<i64> = of_kind(&ledger, LedgerEntryKind::Charge)
             .into_iter()
             .filter(|e| e.user_id == user.id)
@@ -80,7 +91,7 @@ async fn renewals_charge_missed_periods_and_disabled_accounts(s: &TestServer) {
             .collect();
         assert_eq!(seqs, vec![1, 2, 3, 4], "{}", user.username);
     }
-    assert_eq!(amount(&balance(s, org.id).await.balance), "980.00");
+    assert_eq!(amount(&balance(s, org.id).await.balance), "970.00");
 }
 
 /// A renewal without credit moves the account to Free while the
