@@ -10,6 +10,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_domains;
 mod m20261123_000003_billing;
 mod m20261206_000004_login_by_address;
+mod m20261206_000005_catch_all;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_domains::Migration),
             Box::new(m20261123_000003_billing::Migration),
             Box::new(m20261206_000004_login_by_address::Migration),
+            Box::new(m20261206_000005_catch_all::Migration),
         ]
     }
 }

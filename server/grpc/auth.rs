@@ -57,7 +57,8 @@ pub fn access(path: &str) -> Option<Access> {
     if let Some(method) = path.strip_prefix("/mailadmin.v1.DomainService/") {
         return match method {
             "AddDomain" | "GetDomain" | "ListDomains" | "VerifyDomain" | "ActivateDomain"
-            | "DeactivateDomain" | "RemoveDomain" | "CheckDomainRecords" => Some(MANAGE),
+            | "DeactivateDomain" | "RemoveDomain" | "CheckDomainRecords" | "SetCatchAll"
+            | "ClearCatchAll" => Some(MANAGE),
             _ => None,
         };
     }

@@ -283,6 +283,7 @@ pub fn domain(d: Domain, records: Vec<DnsRecord>) -> pb::Domain {
         created_at: Some(timestamp(d.created_at)),
         verified_at: d.verified_at.map(timestamp),
         activated_at: d.activated_at.map(timestamp),
+        catch_all_user_id: d.catch_all_user_id.unwrap_or_default(),
     }
 }
 
@@ -306,6 +307,7 @@ pub fn route(route: Route, normalized: String) -> pb::ResolveAddressResponse {
             MatchKind::Exact => pb::MatchKind::Exact,
             MatchKind::Subaddress => pb::MatchKind::Subaddress,
             MatchKind::RoleDefault => pb::MatchKind::RoleDefault,
+            MatchKind::CatchAll => pb::MatchKind::CatchAll,
         }
         .into()
     };

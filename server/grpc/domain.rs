@@ -161,6 +161,40 @@ impl DomainService for DomainApi {
         Ok(Response::new(pb::RemoveDomainResponse {}))
     }
 
+    async fn set_catch_all(
+        &self,
+        request: Request<pb::SetCatchAllRequest>,
+    ) -> Reply<pb::SetCatchAllResponse> {
+        let principal = principal(&request)?;
+        let pb::SetCatchAllRequest { domain_id, user_id } = request.into_inner();
+        let domain = self
+            .app
+            .set_catch_all(
+                &principal,
+                id("domain_id", domain_id)?,
+                Some(id("user_id", user_id)?),
+            )
+            .await?;
+        Ok(Response::new(pb::SetCatchAllResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
+    async fn clear_catch_all(
+        &self,
+        request: Request<pb::ClearCatchAllRequest>,
+    ) -> Reply<pb::ClearCatchAllResponse> {
+        let principal = principal(&request)?;
+        let pb::ClearCatchAllRequest { domain_id } = request.into_inner();
+        let domain = self
+            .app
+            .set_catch_all(&principal, id("domain_id", domain_id)?, None)
+            .await?;
+        Ok(Response::new(pb::ClearCatchAllResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
     async fn check_domain_records(
         &self,
         request: Request<pb::CheckDomainRecordsRequest>,

@@ -2,7 +2,7 @@
 //! (VERIFIED, the first verifier wins), MX pointed here (ACTIVE); the
 //! records to publish and their checks; and where new addresses may live.
 
-use super::model::{DnsRecord, Domain, RecordCheck, RecordPurpose, RecordType};
+use super::model::{AccountState, DnsRecord, Domain, RecordCheck, RecordPurpose, RecordType, User};
 use super::plans::PlanTerms;
 use super::{DomainError, DomainResult, Kind};
 
@@ -125,6 +125,25 @@ pub struct CheckOutcome {
     pub passed: bool,
     pub check: RecordCheck,
     pub domain: Domain,
+}
+
+/// May `target` be `domain`'s catch-all? It must be an account of the
+/// domain's organization (another organization's account is not found, as
+/// everywhere) that is not deleted (docs/rules.md, "Catch-all").
+pub fn check_catch_all(domain: &Domain, target: Option<&User>) -> DomainResult<()> {
+    match target {
+        Some(user) if user.organization_id == domain.organization_id => {
+            if user.state == AccountState::Deleted {
+                Err(DomainError::precondition(format!(
+                    "account {} is deleted",
+                    user.id
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(DomainError::NotFound(Kind::User)),
+    }
 }
 
 pub fn txt(purpose: RecordPurpose, name: &str, value: String) -> DnsRecord {
@@ -274,6 +293,7 @@ pub(crate) mod tests {
             created_at: chrono::DateTime::UNIX_EPOCH,
             verified_at: None,
             activated_at: None,
+            catch_all_user_id: None,
         }
     }
 

@@ -249,6 +249,8 @@ pub struct Domain {
     pub created_at: DateTime<Utc>,
     pub verified_at: Option<DateTime<Utc>>,
     pub activated_at: Option<DateTime<Utc>>,
+    /// The account receiving mail for addresses nothing else takes.
+    pub catch_all_user_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,9 @@
 //!
 //! Order (docs/rules.md, "Resolution order"): the exact address (primary or alias) → the
 //! same without its `+tag` → the role-address default (postmaster@,
-//! support@, abuse@ on a custom domain → the master account) → unknown. A
-//! resolved account that is disabled refuses; a deleted one is unknown.
+//! support@, abuse@ on a custom domain → the master account) → the custom
+//! domain's catch-all → unknown. A resolved account that is disabled
+//! refuses; a deleted one is unknown.
 
 use super::address::EmailAddress;
 use super::model::AccountState;
@@ -19,8 +20,12 @@ pub const ROLE_LOCAL_PARTS: [&str; 3] = ["postmaster", "support", "abuse"];
 pub enum DomainRoute {
     /// One of the provider's own domains.
     Provider,
-    /// An organization's domain in the ACTIVE state.
-    Active { master_user_id: i64 },
+    /// An organization's domain in the ACTIVE state, with its catch-all
+    /// account if it has one.
+    Active {
+        master_user_id: i64,
+        catch_all: Option<i64>,
+    },
 }
 
 /// What resolution needs to know about an account.
@@ -44,6 +49,7 @@ pub enum MatchKind {
     Exact,
     Subaddress,
     RoleDefault,
+    CatchAll,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +83,17 @@ pub fn resolve(directory: &impl Directory, address: &EmailAddress) -> Route {
         return account_route(directory, user_id, MatchKind::Subaddress);
     }
     let local = base.as_ref().unwrap_or(address).local();
-    if let DomainRoute::Active { master_user_id } = domain
+    if let DomainRoute::Active { master_user_id, .. } = domain
         && ROLE_LOCAL_PARTS.contains(&local)
     {
         return account_route(directory, master_user_id, MatchKind::RoleDefault);
+    }
+    if let DomainRoute::Active {
+        catch_all: Some(user_id),
+        ..
+    } = domain
+    {
+        return account_route(directory, user_id, MatchKind::CatchAll);
     }
     Route::Unknown
 }
@@ -154,7 +167,10 @@ mod tests {
             .insert("mailadmin.example".into(), DomainRoute::Provider);
         f.domains.insert(
             "acme.example".into(),
-            DomainRoute::Active { master_user_id: 1 },
+            DomainRoute::Active {
+                master_user_id: 1,
+                catch_all: None,
+            },
         );
         let mut account = |id: i64, address: &str, state| {
             f.owners.insert(address.into(), id);
@@ -171,6 +187,17 @@ mod tests {
         account(3, "gone@mailadmin.example", AccountState::Deleted);
         account(4, "off@acme.example", AccountState::Disabled);
         account(5, "held@acme.example", AccountState::Suspended);
+        // catch.example: every address nothing else takes goes to bin@.
+        f.domains.insert(
+            "catch.example".into(),
+            DomainRoute::Active {
+                master_user_id: 1,
+                catch_all: Some(6),
+            },
+        );
+        account(6, "bin@catch.example", AccountState::Enabled);
+        account(7, "carol@catch.example", AccountState::Enabled);
+        account(8, "off@catch.example", AccountState::Disabled);
         f.owners.insert("sales@acme.example".into(), 2);
         f
     }
@@ -232,6 +259,42 @@ mod tests {
     fn provider_role_addresses_are_not_defaulted() {
         let f = facts();
         assert_eq!(route(&f, "postmaster@mailadmin.example"), Route::Unknown);
+    }
+
+    #[test]
+    fn a_catch_all_takes_only_what_nothing_else_takes() {
+        let f = facts();
+        assert_eq!(
+            route(&f, "anything@catch.example"),
+            delivered(6, "bin@catch.example", MatchKind::CatchAll)
+        );
+        assert_eq!(
+            route(&f, "carol@catch.example"),
+            delivered(7, "carol@catch.example", MatchKind::Exact),
+            "an exact address wins"
+        );
+        assert_eq!(
+            route(&f, "carol+news@catch.example"),
+            delivered(7, "carol@catch.example", MatchKind::Subaddress),
+            "a sub-address wins"
+        );
+        assert_eq!(
+            route(&f, "postmaster@catch.example"),
+            delivered(1, "boss@acme.example", MatchKind::RoleDefault),
+            "a role address wins"
+        );
+        assert!(
+            matches!(
+                route(&f, "off@catch.example"),
+                Route::Disabled { user_id: 8, .. }
+            ),
+            "a disabled account's own address is not caught"
+        );
+        assert_eq!(
+            route(&f, "nobody@acme.example"),
+            Route::Unknown,
+            "no catch-all, no catch"
+        );
     }
 
     #[test]

@@ -195,6 +195,21 @@ impl App {
             self.refund_on_deletion(&tx, principal, &user, now).await?;
             tx.tombstone_user(user_id, &self.settings().provider_domains, now)
                 .await?;
+            // A deleted account catches nothing: its domains refuse unknown
+            // addresses again.
+            for domain in tx.clear_catch_alls_of(user_id).await? {
+                tx.record(
+                    audit(
+                        principal,
+                        Some(user.organization_id),
+                        "domain.clear_catch_all",
+                        format!("domain:{domain}"),
+                    )
+                    .details(format!("user:{user_id} deleted")),
+                    now,
+                )
+                .await?;
+            }
         } else {
             tx.set_user_state(user_id, to, now).await?;
         }

@@ -8,7 +8,7 @@ use crate::dns::DnsError;
 use crate::rules::address::{AddressHome, EmailAddress, normalize_domain};
 use crate::rules::audit::audit;
 use crate::rules::domains::{
-    CheckOutcome, DKIM_SELECTOR, Provider, check_claim, check_mx, check_ownership, check_txt,
+    self, CheckOutcome, DKIM_SELECTOR, Provider, check_claim, check_mx, check_ownership, check_txt,
     ownership_record,
 };
 use crate::rules::model::{
@@ -355,6 +355,44 @@ impl App {
             checks.push(check);
         }
         Ok(checks)
+    }
+
+    /// Sets the domain's catch-all to `user_id`, or clears it (`None`).
+    pub async fn set_catch_all(
+        &self,
+        principal: &Principal,
+        domain_id: i64,
+        user_id: Option<i64>,
+    ) -> DomainResult<Domain> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
+        if domain.catch_all_user_id == user_id {
+            return Ok(domain);
+        }
+        let (action, details) = match user_id {
+            Some(user_id) => {
+                let target = tx.find_user(user_id).await?;
+                domains::check_catch_all(&domain, target.as_ref())?;
+                ("domain.set_catch_all", format!("user:{user_id}"))
+            }
+            None => ("domain.clear_catch_all", String::new()),
+        };
+        tx.set_catch_all(domain_id, user_id).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(domain.organization_id),
+                action,
+                format!("domain:{domain_id}"),
+            )
+            .details(details),
+            now,
+        )
+        .await?;
+        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
+        tx.commit().await?;
+        Ok(domain)
     }
 
     /// Loads a domain the caller may manage, or NotFound.

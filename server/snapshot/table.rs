@@ -24,12 +24,20 @@ pub struct TokenEntry {
     pub expires_at: Option<i64>,
 }
 
+/// An ACTIVE custom domain: its organization's master account (role
+/// addresses) and its catch-all account, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveDomain {
+    pub master_user_id: i64,
+    pub catch_all: Option<i64>,
+}
+
 /// Everything delivery and authentication look up, keyed for O(1) reads.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     provider_domains: HashSet<Box<str>>,
     /// ACTIVE custom domains → their organization's master account.
-    active_domains: HashMap<Box<str>, i64>,
+    active_domains: HashMap<Box<str>, ActiveDomain>,
     /// Normalized address → owning account.
     owners: HashMap<Box<str>, i64>,
     accounts: HashMap<i64, AccountEntry>,
@@ -67,12 +75,11 @@ impl Snapshot {
         }
     }
 
-    /// `master`: the owning organization's master account when the domain
-    /// is ACTIVE, `None` otherwise.
-    pub fn set_domain(&mut self, domain: &str, master: Option<i64>) {
-        match master {
-            Some(master) => {
-                self.active_domains.insert(domain.into(), master);
+    /// `active`: how the domain routes when it is ACTIVE, `None` otherwise.
+    pub fn set_domain(&mut self, domain: &str, active: Option<ActiveDomain>) {
+        match active {
+            Some(active) => {
+                self.active_domains.insert(domain.into(), active);
             }
             None => {
                 self.active_domains.remove(domain);
@@ -153,7 +160,10 @@ impl Directory for Snapshot {
         }
         self.active_domains
             .get(domain)
-            .map(|&master_user_id| DomainRoute::Active { master_user_id })
+            .map(|active| DomainRoute::Active {
+                master_user_id: active.master_user_id,
+                catch_all: active.catch_all,
+            })
     }
 
     fn owner(&self, address: &str) -> Option<i64> {
@@ -348,7 +358,15 @@ mod tests {
         ));
         let custom = EmailAddress::parse("a", "postmaster@acme.example").unwrap();
         assert_eq!(resolve(&*table.read(), &custom), Route::NotLocal);
-        table.patch(|s| s.set_domain("acme.example", Some(1)));
+        table.patch(|s| {
+            s.set_domain(
+                "acme.example",
+                Some(ActiveDomain {
+                    master_user_id: 1,
+                    catch_all: None,
+                }),
+            )
+        });
         assert!(matches!(
             resolve(&*table.read(), &custom),
             Route::Deliver {

@@ -130,9 +130,10 @@ impl Tx {
         let domain = if provider_domains.iter().any(|d| d == address.domain()) {
             Some(DomainRoute::Provider)
         } else {
-            let owner: Option<i64> = domains::Entity::find()
+            let owner: Option<(i64, Option<i64>)> = domains::Entity::find()
                 .select_only()
                 .column(domains::Column::OrganizationId)
+                .column(domains::Column::CatchAllUserId)
                 .filter(domains::Column::Name.eq(address.domain()))
                 .filter(domains::Column::State.eq(DomainState::Active.as_str()))
                 .into_tuple()
@@ -140,7 +141,7 @@ impl Tx {
                 .await
                 .map_err(db_err)?;
             match owner {
-                Some(organization_id) => {
+                Some((organization_id, catch_all)) => {
                     let master: Option<Option<i64>> =
                         organizations::Entity::find_by_id(organization_id)
                             .select_only()
@@ -152,7 +153,10 @@ impl Tx {
                     let master_user_id = master
                         .flatten()
                         .ok_or_else(|| DomainError::internal("organization without master"))?;
-                    Some(DomainRoute::Active { master_user_id })
+                    Some(DomainRoute::Active {
+                        master_user_id,
+                        catch_all,
+                    })
                 }
                 None => None,
             }
@@ -168,8 +172,13 @@ impl Tx {
             .await
             .map_err(db_err)?;
         let mut user_ids: Vec<i64> = owners.iter().map(|(_, user, _)| *user).collect();
-        if let Some(DomainRoute::Active { master_user_id }) = domain {
+        if let Some(DomainRoute::Active {
+            master_user_id,
+            catch_all,
+        }) = domain
+        {
             user_ids.push(master_user_id);
+            user_ids.extend(catch_all);
         }
         let accounts: Vec<(i64, String, String)> = users::Entity::find()
             .select_only()

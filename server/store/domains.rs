@@ -214,6 +214,46 @@ impl Tx {
         self.touch_domain(id).await
     }
 
+    /// Sets (or with `None` clears) the domain's catch-all account.
+    pub async fn set_catch_all(&self, id: i64, user_id: Option<i64>) -> DomainResult<()> {
+        domains::Entity::update_many()
+            .col_expr(domains::Column::CatchAllUserId, Expr::value(user_id))
+            .filter(domains::Column::Id.eq(id))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        self.touch_domain(id).await
+    }
+
+    /// Clears every catch-all that names `user_id` (the account is being
+    /// deleted); routing re-reads those domains. Their ids.
+    pub async fn clear_catch_alls_of(&self, user_id: i64) -> DomainResult<Vec<i64>> {
+        let cleared: Vec<(i64, String)> = domains::Entity::find()
+            .select_only()
+            .column(domains::Column::Id)
+            .column(domains::Column::Name)
+            .filter(domains::Column::CatchAllUserId.eq(user_id))
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        domains::Entity::update_many()
+            .col_expr(
+                domains::Column::CatchAllUserId,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(domains::Column::CatchAllUserId.eq(user_id))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        let mut ids = Vec::with_capacity(cleared.len());
+        for (id, name) in cleared {
+            self.touch(RoutingKey::Domain(name));
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     pub async fn delete_domain(&self, id: i64) -> DomainResult<()> {
         self.touch_domain(id).await?;
         domains::Entity::delete_by_id(id)
@@ -276,5 +316,6 @@ fn domain_from(row: domains::Model, address_count: u32) -> DomainResult<Domain> 
         created_at: from_millis(row.created_at),
         verified_at: row.verified_at.map(from_millis),
         activated_at: row.activated_at.map(from_millis),
+        catch_all_user_id: row.catch_all_user_id,
     })
 }

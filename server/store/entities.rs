@@ -208,6 +208,7 @@ pub mod domains {
         pub created_at: i64,
         pub verified_at: Option<i64>,
         pub activated_at: Option<i64>,
+        pub catch_all_user_id: Option<i64>,
     }
     no_relations!();
 }

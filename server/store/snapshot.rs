@@ -9,7 +9,7 @@ use crate::clock::to_millis;
 use crate::rules::model::{AccountState, DomainState};
 use crate::rules::principal::{Principal, Role};
 use crate::rules::{Dependency, DomainError, DomainResult};
-use crate::snapshot::{AccountEntry, RoutingKey, Snapshot, TokenEntry};
+use crate::snapshot::{AccountEntry, ActiveDomain, RoutingKey, Snapshot, TokenEntry};
 use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
@@ -34,7 +34,7 @@ type TokenRow = (String, String, Option<i64>, Option<i64>, i64, Option<i64>);
 enum Patch {
     Owner(String, Option<i64>),
     Account(i64, Option<AccountEntry>),
-    Domain(String, Option<i64>),
+    Domain(String, Option<ActiveDomain>),
     Token(String, Option<TokenEntry>),
     AccountTokens(i64, Vec<(String, Option<TokenEntry>)>),
 }
@@ -44,7 +44,7 @@ fn apply(snapshot: &mut Snapshot, patches: Vec<Patch>) {
         match patch {
             Patch::Owner(address, owner) => snapshot.set_owner(&address, owner),
             Patch::Account(id, entry) => snapshot.set_account(id, entry),
-            Patch::Domain(name, master) => snapshot.set_domain(&name, master),
+            Patch::Domain(name, active) => snapshot.set_domain(&name, active),
             Patch::Token(digest, entry) => snapshot.set_token(&digest, entry),
             Patch::AccountTokens(user_id, tokens) => {
                 snapshot.remove_account_tokens(user_id);
@@ -100,17 +100,19 @@ impl Store {
             snapshot.set_account(id, account_entry(&state, primary));
         }
         drop(accounts);
-        let active: Vec<(String, i64)> = domains::Entity::find()
+        let active: Vec<(String, i64, Option<i64>)> = domains::Entity::find()
             .select_only()
             .column(domains::Column::Name)
             .column(domains::Column::OrganizationId)
+            .column(domains::Column::CatchAllUserId)
             .filter(domains::Column::State.eq(DomainState::Active.as_str()))
             .into_tuple()
             .all(&self.db)
             .await
             .map_err(db_err)?;
-        for (name, organization_id) in active {
-            snapshot.set_domain(&name, self.master_of(organization_id).await?);
+        for (name, organization_id, catch_all) in active {
+            let active = self.active_domain(organization_id, catch_all).await?;
+            snapshot.set_domain(&name, active);
         }
         let now = to_millis(Utc::now());
         let live: Vec<TokenRow> = token_query()
@@ -193,20 +195,23 @@ impl Store {
                     )
                 }
                 RoutingKey::Domain(name) => {
-                    let owner: Option<i64> = domains::Entity::find()
+                    let row: Option<(i64, Option<i64>)> = domains::Entity::find()
                         .select_only()
                         .column(domains::Column::OrganizationId)
+                        .column(domains::Column::CatchAllUserId)
                         .filter(domains::Column::Name.eq(name.as_str()))
                         .filter(domains::Column::State.eq(DomainState::Active.as_str()))
                         .into_tuple()
                         .one(&self.db)
                         .await
                         .map_err(db_err)?;
-                    let master = match owner {
-                        Some(organization_id) => self.master_of(organization_id).await?,
+                    let active = match row {
+                        Some((organization_id, catch_all)) => {
+                            self.active_domain(organization_id, catch_all).await?
+                        }
                         None => None,
                     };
-                    Patch::Domain(name.clone(), master)
+                    Patch::Domain(name.clone(), active)
                 }
                 RoutingKey::Token(digest) => {
                     let row: Option<TokenRow> = token_query()
@@ -231,6 +236,22 @@ impl Store {
             });
         }
         Ok(patches)
+    }
+
+    /// How an ACTIVE domain of `organization_id` routes (`None` if the
+    /// organization has no master, which does not happen once created).
+    async fn active_domain(
+        &self,
+        organization_id: i64,
+        catch_all: Option<i64>,
+    ) -> DomainResult<Option<ActiveDomain>> {
+        Ok(self
+            .master_of(organization_id)
+            .await?
+            .map(|master_user_id| ActiveDomain {
+                master_user_id,
+                catch_all,
+            }))
     }
 
     async fn master_of(&self, organization_id: i64) -> DomainResult<Option<i64>> {

@@ -223,5 +223,19 @@ pub(super) fn domain_rpc_table() -> Vec<(&'static str, &'static [Caller], Domain
                     .await
             }),
         ),
+        (
+            "SetCatchAll",
+            ADMINS,
+            domain_call(
+                |mut c| async move { c.set_catch_all(pb::SetCatchAllRequest::default()).await },
+            ),
+        ),
+        (
+            "ClearCatchAll",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.clear_catch_all(pb::ClearCatchAllRequest::default()).await
+            }),
+        ),
     ]
 }

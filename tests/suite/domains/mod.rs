@@ -5,6 +5,7 @@
 //! share.
 
 mod activation;
+mod catch_all;
 mod claims;
 mod records;
 mod tenancy;

@@ -36,6 +36,21 @@ async fn other_organizations_domains_are_not_found(s: &TestServer, dns: &TestDns
                     .await
                     .map(|_| ()),
             ),
+            (
+                "SetCatchAll",
+                bc.set_catch_all(pb::SetCatchAllRequest {
+                    domain_id,
+                    user_id: b.master.id,
+                })
+                .await
+                .map(|_| ()),
+            ),
+            (
+                "ClearCatchAll",
+                bc.clear_catch_all(pb::ClearCatchAllRequest { domain_id })
+                    .await
+                    .map(|_| ()),
+            ),
         ];
         for (name, result) in results {
             if let Err(e) = check_code(result, Code::NotFound) {
