@@ -58,7 +58,7 @@ pub fn access(path: &str) -> Option<Access> {
         return match method {
             "AddDomain" | "GetDomain" | "ListDomains" | "VerifyDomain" | "ActivateDomain"
             | "DeactivateDomain" | "RemoveDomain" | "CheckDomainRecords" | "SetCatchAll"
-            | "ClearCatchAll" => Some(MANAGE),
+            | "ClearCatchAll" | "AddDomainAlias" | "RemoveDomainAlias" => Some(MANAGE),
             _ => None,
         };
     }

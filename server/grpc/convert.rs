@@ -284,6 +284,8 @@ pub fn domain(d: Domain, records: Vec<DnsRecord>) -> pb::Domain {
         verified_at: d.verified_at.map(timestamp),
         activated_at: d.activated_at.map(timestamp),
         catch_all_user_id: d.catch_all_user_id.unwrap_or_default(),
+        alias_of_domain_id: d.alias_of_domain_id.unwrap_or_default(),
+        alias_domain_ids: d.alias_domain_ids,
     }
 }
 
@@ -308,6 +310,7 @@ pub fn route(route: Route, normalized: String) -> pb::ResolveAddressResponse {
             MatchKind::Subaddress => pb::MatchKind::Subaddress,
             MatchKind::RoleDefault => pb::MatchKind::RoleDefault,
             MatchKind::CatchAll => pb::MatchKind::CatchAll,
+            MatchKind::DomainAlias => pb::MatchKind::DomainAlias,
         }
         .into()
     };

@@ -195,6 +195,43 @@ impl DomainService for DomainApi {
         }))
     }
 
+    async fn add_domain_alias(
+        &self,
+        request: Request<pb::AddDomainAliasRequest>,
+    ) -> Reply<pb::AddDomainAliasResponse> {
+        let principal = principal(&request)?;
+        let pb::AddDomainAliasRequest {
+            alias_domain_id,
+            target_domain_id,
+        } = request.into_inner();
+        let domain = self
+            .app
+            .set_domain_alias(
+                &principal,
+                id("alias_domain_id", alias_domain_id)?,
+                Some(id("target_domain_id", target_domain_id)?),
+            )
+            .await?;
+        Ok(Response::new(pb::AddDomainAliasResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
+    async fn remove_domain_alias(
+        &self,
+        request: Request<pb::RemoveDomainAliasRequest>,
+    ) -> Reply<pb::RemoveDomainAliasResponse> {
+        let principal = principal(&request)?;
+        let pb::RemoveDomainAliasRequest { alias_domain_id } = request.into_inner();
+        let domain = self
+            .app
+            .set_domain_alias(&principal, id("alias_domain_id", alias_domain_id)?, None)
+            .await?;
+        Ok(Response::new(pb::RemoveDomainAliasResponse {
+            domain: Some(self.domain(domain)),
+        }))
+    }
+
     async fn check_domain_records(
         &self,
         request: Request<pb::CheckDomainRecordsRequest>,

@@ -85,6 +85,14 @@ impl EmailAddress {
         }
     }
 
+    /// The same local part on `domain` (normalized IDNA ASCII, lower case).
+    pub fn on_domain(&self, domain: &str) -> EmailAddress {
+        EmailAddress {
+            normalized: format!("{}@{domain}", self.local()),
+            at: self.at,
+        }
+    }
+
     /// The address without its `+tag`, if it has one.
     pub fn without_subaddress(&self) -> Option<EmailAddress> {
         let plus = self.local().find('+')?;
@@ -234,7 +242,7 @@ fn ascii_domain<'a>(field: &str, domain: &'a str) -> DomainResult<std::borrow::C
 #[derive(Debug, Clone)]
 pub enum AddressHome {
     Provider,
-    Custom(Option<Domain>),
+    Custom(Option<Box<Domain>>),
 }
 
 /// May `address` be given to an account, as its `kind`, where it would
@@ -248,7 +256,7 @@ pub fn check_new_address(
     match home {
         AddressHome::Provider => check_on_provider_domain(address, field),
         AddressHome::Custom(domain) => {
-            check_on_custom_domain(address, kind, domain.as_ref(), field)
+            check_on_custom_domain(address, kind, domain.as_deref(), field)
         }
     }
 }
@@ -290,6 +298,12 @@ pub fn check_on_custom_domain(
     if domain.state == DomainState::Pending {
         return Err(DomainError::precondition(format!(
             "{} is pending: verify ownership before creating addresses on it",
+            domain.name
+        )));
+    }
+    if domain.alias_of_domain_id.is_some() {
+        return Err(DomainError::precondition(format!(
+            "{} is an alias domain: its addresses are those of the domain it is an alias of",
             domain.name
         )));
     }

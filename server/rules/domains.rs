@@ -2,7 +2,9 @@
 //! (VERIFIED, the first verifier wins), MX pointed here (ACTIVE); the
 //! records to publish and their checks; and where new addresses may live.
 
-use super::model::{AccountState, DnsRecord, Domain, RecordCheck, RecordPurpose, RecordType, User};
+use super::model::{
+    AccountState, DnsRecord, Domain, DomainState, RecordCheck, RecordPurpose, RecordType, User,
+};
 use super::plans::PlanTerms;
 use super::{DomainError, DomainResult, Kind};
 
@@ -127,10 +129,66 @@ pub struct CheckOutcome {
     pub domain: Domain,
 }
 
+/// May `alias` become an alias of `target` (docs/rules.md, "Domain
+/// aliases")? Both must be domains of one organization (another's is not
+/// found), ownership proved (not PENDING); the alias holds no addresses, is
+/// no other domain's target, and the target is not an alias itself (no
+/// chains).
+pub fn check_domain_alias(alias: &Domain, target: &Domain) -> DomainResult<()> {
+    if alias.organization_id != target.organization_id {
+        return Err(DomainError::NotFound(Kind::Domain));
+    }
+    if alias.id == target.id {
+        return Err(DomainError::invalid(
+            "target_domain_id",
+            "a domain cannot be an alias of itself",
+        ));
+    }
+    for domain in [alias, target] {
+        if domain.state == DomainState::Pending {
+            return Err(DomainError::precondition(format!(
+                "{} is pending: verify ownership first",
+                domain.name
+            )));
+        }
+    }
+    if alias.address_count > 0 {
+        return Err(DomainError::precondition(format!(
+            "{} addresses use {}: an alias domain has none of its own; delete them first",
+            alias.address_count, alias.name
+        )));
+    }
+    if !alias.alias_domain_ids.is_empty() {
+        return Err(DomainError::precondition(format!(
+            "{} has alias domains of its own: an alias cannot have aliases",
+            alias.name
+        )));
+    }
+    if target.alias_of_domain_id.is_some() {
+        return Err(DomainError::precondition(format!(
+            "{} is itself an alias: name the domain it is an alias of",
+            target.name
+        )));
+    }
+    if alias.catch_all_user_id.is_some() {
+        return Err(DomainError::precondition(format!(
+            "{} has a catch-all: clear it first (the target's applies)",
+            alias.name
+        )));
+    }
+    Ok(())
+}
+
 /// May `target` be `domain`'s catch-all? It must be an account of the
 /// domain's organization (another organization's account is not found, as
 /// everywhere) that is not deleted (docs/rules.md, "Catch-all").
 pub fn check_catch_all(domain: &Domain, target: Option<&User>) -> DomainResult<()> {
+    if domain.alias_of_domain_id.is_some() {
+        return Err(DomainError::precondition(format!(
+            "{} is an alias domain: set the catch-all on the domain it is an alias of",
+            domain.name
+        )));
+    }
     match target {
         Some(user) if user.organization_id == domain.organization_id => {
             if user.state == AccountState::Deleted {
@@ -294,6 +352,8 @@ pub(crate) mod tests {
             verified_at: None,
             activated_at: None,
             catch_all_user_id: None,
+            alias_of_domain_id: None,
+            alias_domain_ids: Vec::new(),
         }
     }
 

@@ -251,6 +251,10 @@ pub struct Domain {
     pub activated_at: Option<DateTime<Utc>>,
     /// The account receiving mail for addresses nothing else takes.
     pub catch_all_user_id: Option<i64>,
+    /// When this domain is an alias: the domain whose addresses it shares.
+    pub alias_of_domain_id: Option<i64>,
+    /// The domains that are aliases of this one.
+    pub alias_domain_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,10 @@
 //! Order (docs/rules.md, "Resolution order"): the exact address (primary or alias) → the
 //! same without its `+tag` → the role-address default (postmaster@,
 //! support@, abuse@ on a custom domain → the master account) → the custom
-//! domain's catch-all → unknown. A resolved account that is disabled
-//! refuses; a deleted one is unknown.
+//! domain's catch-all → unknown. On an alias domain (which holds no
+//! addresses of its own) the same address on its target domain is resolved
+//! instead. A resolved account that is disabled refuses; a deleted one is
+//! unknown.
 
 use super::address::EmailAddress;
 use super::model::AccountState;
@@ -42,6 +44,8 @@ pub trait Directory {
     /// The account owning a normalized address (primary or alias).
     fn owner(&self, address: &str) -> Option<i64>;
     fn account(&self, user_id: i64) -> Option<AccountRoute>;
+    /// When `domain` is an ACTIVE alias domain: the domain it is an alias of.
+    fn alias_target(&self, domain: &str) -> Option<String>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,8 @@ pub enum MatchKind {
     Subaddress,
     RoleDefault,
     CatchAll,
+    /// Found through an alias domain, on its target.
+    DomainAlias,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,36 @@ pub enum Route {
 
 /// Resolves one (already normalized) address.
 pub fn resolve(directory: &impl Directory, address: &EmailAddress) -> Route {
+    let Some(target) = directory.alias_target(address.domain()) else {
+        return resolve_here(directory, address);
+    };
+    // user@alias reaches whatever user@target reaches; a target that does
+    // not take mail here leaves the alias's addresses unknown.
+    match resolve_here(directory, &address.on_domain(&target)) {
+        Route::Deliver {
+            user_id,
+            primary_address,
+            ..
+        } => Route::Deliver {
+            user_id,
+            primary_address,
+            matched: MatchKind::DomainAlias,
+        },
+        Route::Disabled {
+            user_id,
+            primary_address,
+            ..
+        } => Route::Disabled {
+            user_id,
+            primary_address,
+            matched: MatchKind::DomainAlias,
+        },
+        Route::Unknown | Route::NotLocal => Route::Unknown,
+    }
+}
+
+/// Resolution on the address's own domain.
+fn resolve_here(directory: &impl Directory, address: &EmailAddress) -> Route {
     let Some(domain) = directory.domain(address.domain()) else {
         return Route::NotLocal;
     };
@@ -127,7 +163,8 @@ fn account_route(directory: &impl Directory, user_id: i64, matched: MatchKind) -
     }
 }
 
-/// The addresses whose owners resolution of `address` may ask about: the
+/// The addresses whose owners resolution of `address` (on its own domain,
+/// or on an alias domain's target) may ask about: the
 /// address itself and the address without its `+tag`.
 pub fn candidates(address: &EmailAddress) -> Vec<String> {
     let mut out = vec![address.to_string()];
@@ -147,6 +184,7 @@ mod tests {
         domains: HashMap<String, DomainRoute>,
         owners: HashMap<String, i64>,
         accounts: HashMap<i64, AccountRoute>,
+        aliases: HashMap<String, String>,
     }
 
     impl Directory for Facts {
@@ -158,6 +196,9 @@ mod tests {
         }
         fn account(&self, user_id: i64) -> Option<AccountRoute> {
             self.accounts.get(&user_id).cloned()
+        }
+        fn alias_target(&self, domain: &str) -> Option<String> {
+            self.aliases.get(domain).cloned()
         }
     }
 
@@ -198,6 +239,10 @@ mod tests {
         account(6, "bin@catch.example", AccountState::Enabled);
         account(7, "carol@catch.example", AccountState::Enabled);
         account(8, "off@catch.example", AccountState::Disabled);
+        // acme.test is an alias of acme.example; dead.test of a domain not
+        // served here.
+        f.aliases.insert("acme.test".into(), "acme.example".into());
+        f.aliases.insert("dead.test".into(), "gone.example".into());
         f.owners.insert("sales@acme.example".into(), 2);
         f
     }
@@ -294,6 +339,46 @@ mod tests {
             route(&f, "nobody@acme.example"),
             Route::Unknown,
             "no catch-all, no catch"
+        );
+    }
+
+    #[test]
+    fn an_alias_domain_reaches_what_its_target_reaches() {
+        let f = facts();
+        let via_alias = |user_id, primary: &str| Route::Deliver {
+            user_id,
+            primary_address: primary.into(),
+            matched: MatchKind::DomainAlias,
+        };
+        assert_eq!(
+            route(&f, "alice@acme.test"),
+            via_alias(2, "alice@acme.example")
+        );
+        assert_eq!(
+            route(&f, "alice+x@acme.test"),
+            via_alias(2, "alice@acme.example")
+        );
+        assert_eq!(
+            route(&f, "sales@acme.test"),
+            via_alias(2, "alice@acme.example")
+        );
+        assert_eq!(
+            route(&f, "postmaster@acme.test"),
+            via_alias(1, "boss@acme.example")
+        );
+        assert!(matches!(
+            route(&f, "off@acme.test"),
+            Route::Disabled {
+                user_id: 4,
+                matched: MatchKind::DomainAlias,
+                ..
+            }
+        ));
+        assert_eq!(route(&f, "nobody@acme.test"), Route::Unknown);
+        assert_eq!(
+            route(&f, "alice@dead.test"),
+            Route::Unknown,
+            "a target not served here: unknown, not relayed"
         );
     }
 

@@ -299,6 +299,13 @@ impl App {
                 domain.address_count, domain.name
             )));
         }
+        if !domain.alias_domain_ids.is_empty() {
+            return Err(DomainError::precondition(format!(
+                "{} alias domains point at {}: remove them first (RemoveDomainAlias)",
+                domain.alias_domain_ids.len(),
+                domain.name
+            )));
+        }
         tx.delete_domain(domain_id).await?;
         tx.record(
             audit(
@@ -395,6 +402,44 @@ impl App {
         Ok(domain)
     }
 
+    /// Makes `alias_id` an alias of `target_id`, or (`None`) no alias any more.
+    pub async fn set_domain_alias(
+        &self,
+        principal: &Principal,
+        alias_id: i64,
+        target_id: Option<i64>,
+    ) -> DomainResult<Domain> {
+        let now = self.now();
+        let tx = self.store().write().await?;
+        let alias = self.authorize_domain(&tx, principal, alias_id).await?;
+        if alias.alias_of_domain_id == target_id {
+            return Ok(alias);
+        }
+        let (action, details) = match target_id {
+            Some(target_id) => {
+                let target = self.authorize_domain(&tx, principal, target_id).await?;
+                domains::check_domain_alias(&alias, &target)?;
+                ("domain.add_alias", format!("alias_of=domain:{target_id}"))
+            }
+            None => ("domain.remove_alias", String::new()),
+        };
+        tx.set_alias_of(alias_id, target_id).await?;
+        tx.record(
+            audit(
+                principal,
+                Some(alias.organization_id),
+                action,
+                format!("domain:{alias_id}"),
+            )
+            .details(details),
+            now,
+        )
+        .await?;
+        let alias = self.authorize_domain(&tx, principal, alias_id).await?;
+        tx.commit().await?;
+        Ok(alias)
+    }
+
     /// Loads a domain the caller may manage, or NotFound.
     pub(crate) async fn authorize_domain(
         &self,
@@ -440,7 +485,7 @@ impl App {
         let domain = tx
             .find_organization_domain(organization_id, address.domain())
             .await?;
-        Ok(AddressHome::Custom(domain))
+        Ok(AddressHome::Custom(domain.map(Box::new)))
     }
 }
 

@@ -25,11 +25,13 @@ pub struct TokenEntry {
 }
 
 /// An ACTIVE custom domain: its organization's master account (role
-/// addresses) and its catch-all account, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// addresses), its catch-all account, if any, and the domain it is an
+/// alias of, if it is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveDomain {
     pub master_user_id: i64,
     pub catch_all: Option<i64>,
+    pub alias_of: Option<Box<str>>,
 }
 
 /// Everything delivery and authentication look up, keyed for O(1) reads.
@@ -175,6 +177,13 @@ impl Directory for Snapshot {
             state: a.state,
             primary_address: a.primary_address.to_string(),
         })
+    }
+
+    fn alias_target(&self, domain: &str) -> Option<String> {
+        self.active_domains
+            .get(domain)
+            .and_then(|active| active.alias_of.as_deref())
+            .map(str::to_string)
     }
 }
 
@@ -364,6 +373,7 @@ mod tests {
                 Some(ActiveDomain {
                     master_user_id: 1,
                     catch_all: None,
+                    alias_of: None,
                 }),
             )
         });

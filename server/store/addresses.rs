@@ -121,12 +121,46 @@ impl Tx {
         Ok(out)
     }
 
-    /// Everything resolving `address` may look at, loaded in a few queries.
+    /// When `domain` is an ACTIVE alias domain: the name of its target.
+    async fn active_alias_target(&self, domain: &str) -> DomainResult<Option<String>> {
+        let target: Option<Option<i64>> = domains::Entity::find()
+            .select_only()
+            .column(domains::Column::AliasOfDomainId)
+            .filter(domains::Column::Name.eq(domain))
+            .filter(domains::Column::State.eq(DomainState::Active.as_str()))
+            .into_tuple()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        let Some(target) = target.flatten() else {
+            return Ok(None);
+        };
+        domains::Entity::find_by_id(target)
+            .select_only()
+            .column(domains::Column::Name)
+            .into_tuple()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Everything resolving `address` may look at, loaded in a few queries
+    /// (on an ACTIVE alias domain: what resolving it on the target may).
     pub async fn routing_facts(
         &self,
         address: &EmailAddress,
         provider_domains: &[String],
     ) -> DomainResult<RoutingFacts> {
+        let original_domain = address.domain();
+        let alias = self.active_alias_target(original_domain).await?;
+        let on_target;
+        let address = match &alias {
+            Some(target) => {
+                on_target = address.on_domain(target);
+                &on_target
+            }
+            None => address,
+        };
         let domain = if provider_domains.iter().any(|d| d == address.domain()) {
             Some(DomainRoute::Provider)
         } else {
@@ -135,6 +169,7 @@ impl Tx {
                 .column(domains::Column::OrganizationId)
                 .column(domains::Column::CatchAllUserId)
                 .filter(domains::Column::Name.eq(address.domain()))
+                .filter(domains::Column::AliasOfDomainId.is_null())
                 .filter(domains::Column::State.eq(DomainState::Active.as_str()))
                 .into_tuple()
                 .one(&self.txn)
@@ -205,6 +240,7 @@ impl Tx {
             })
             .collect::<DomainResult<HashMap<_, _>>>()?;
         Ok(RoutingFacts {
+            alias: alias.map(|target| (original_domain.to_string(), target)),
             domain: domain.map(|route| (address.domain().to_string(), route)),
             owners: owners
                 .into_iter()
@@ -217,6 +253,8 @@ impl Tx {
 
 /// The rows one resolution reads, as a [`Directory`].
 pub struct RoutingFacts {
+    /// The alias domain asked about, and its target.
+    alias: Option<(String, String)>,
     /// The one domain read, and how it is served.
     domain: Option<(String, DomainRoute)>,
     owners: HashMap<String, (i64, i64)>,
@@ -242,6 +280,12 @@ impl Directory for RoutingFacts {
     }
     fn account(&self, user_id: i64) -> Option<AccountRoute> {
         self.accounts.get(&user_id).cloned()
+    }
+    fn alias_target(&self, domain: &str) -> Option<String> {
+        self.alias
+            .as_ref()
+            .filter(|(alias, _)| alias == domain)
+            .map(|(_, target)| target.clone())
     }
 }
 

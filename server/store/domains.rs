@@ -55,10 +55,38 @@ impl Tx {
         else {
             return Ok(None);
         };
+        Ok(Some(self.complete(row).await?))
+    }
+
+    /// A domain row with what is counted elsewhere: its addresses and its
+    /// alias domains.
+    async fn complete(&self, row: domains::Model) -> DomainResult<Domain> {
         let count = self
             .count_addresses_on(row.organization_id, &row.name)
             .await?;
-        Ok(Some(domain_from(row, count)?))
+        let aliases: Vec<i64> = domains::Entity::find()
+            .select_only()
+            .column(domains::Column::Id)
+            .filter(domains::Column::AliasOfDomainId.eq(row.id))
+            .order_by_asc(domains::Column::Id)
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        let mut domain = domain_from(row, count)?;
+        domain.alias_domain_ids = aliases;
+        Ok(domain)
+    }
+
+    /// Makes domain `id` an alias of `target` (`None`: no longer an alias).
+    pub async fn set_alias_of(&self, id: i64, target: Option<i64>) -> DomainResult<()> {
+        domains::Entity::update_many()
+            .col_expr(domains::Column::AliasOfDomainId, Expr::value(target))
+            .filter(domains::Column::Id.eq(id))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        self.touch_domain(id).await
     }
 
     /// The organization's row (claim or ownership) for a domain name.
@@ -76,8 +104,7 @@ impl Tx {
         else {
             return Ok(None);
         };
-        let count = self.count_addresses_on(organization_id, name).await?;
-        Ok(Some(domain_from(row, count)?))
+        Ok(Some(self.complete(row).await?))
     }
 
     pub async fn organization_has_domain(
@@ -127,10 +154,7 @@ impl Tx {
             .map_err(db_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let count = self
-                .count_addresses_on(row.organization_id, &row.name)
-                .await?;
-            out.push(domain_from(row, count)?);
+            out.push(self.complete(row).await?);
         }
         Ok(out)
     }
@@ -317,5 +341,7 @@ fn domain_from(row: domains::Model, address_count: u32) -> DomainResult<Domain> 
         verified_at: row.verified_at.map(from_millis),
         activated_at: row.activated_at.map(from_millis),
         catch_all_user_id: row.catch_all_user_id,
+        alias_of_domain_id: row.alias_of_domain_id,
+        alias_domain_ids: Vec::new(),
     })
 }

@@ -209,6 +209,7 @@ pub mod domains {
         pub verified_at: Option<i64>,
         pub activated_at: Option<i64>,
         pub catch_all_user_id: Option<i64>,
+        pub alias_of_domain_id: Option<i64>,
     }
     no_relations!();
 }

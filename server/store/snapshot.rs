@@ -30,6 +30,10 @@ const HEARTBEAT_PAYLOAD: &str = "heartbeat";
 
 type TokenRow = (String, String, Option<i64>, Option<i64>, i64, Option<i64>);
 
+/// An ACTIVE domain as routing reads it: name, organization, catch-all
+/// account, the domain it is an alias of.
+type ActiveRow = (String, i64, Option<i64>, Option<i64>);
+
 /// One re-read row, ready to patch into a snapshot.
 enum Patch {
     Owner(String, Option<i64>),
@@ -100,18 +104,21 @@ impl Store {
             snapshot.set_account(id, account_entry(&state, primary));
         }
         drop(accounts);
-        let active: Vec<(String, i64, Option<i64>)> = domains::Entity::find()
+        let active: Vec<ActiveRow> = domains::Entity::find()
             .select_only()
             .column(domains::Column::Name)
             .column(domains::Column::OrganizationId)
             .column(domains::Column::CatchAllUserId)
+            .column(domains::Column::AliasOfDomainId)
             .filter(domains::Column::State.eq(DomainState::Active.as_str()))
             .into_tuple()
             .all(&self.db)
             .await
             .map_err(db_err)?;
-        for (name, organization_id, catch_all) in active {
-            let active = self.active_domain(organization_id, catch_all).await?;
+        for (name, organization_id, catch_all, alias_of) in active {
+            let active = self
+                .active_domain(organization_id, catch_all, alias_of)
+                .await?;
             snapshot.set_domain(&name, active);
         }
         let now = to_millis(Utc::now());
@@ -195,10 +202,12 @@ impl Store {
                     )
                 }
                 RoutingKey::Domain(name) => {
-                    let row: Option<(i64, Option<i64>)> = domains::Entity::find()
+                    let row: Option<ActiveRow> = domains::Entity::find()
                         .select_only()
+                        .column(domains::Column::Name)
                         .column(domains::Column::OrganizationId)
                         .column(domains::Column::CatchAllUserId)
+                        .column(domains::Column::AliasOfDomainId)
                         .filter(domains::Column::Name.eq(name.as_str()))
                         .filter(domains::Column::State.eq(DomainState::Active.as_str()))
                         .into_tuple()
@@ -206,8 +215,9 @@ impl Store {
                         .await
                         .map_err(db_err)?;
                     let active = match row {
-                        Some((organization_id, catch_all)) => {
-                            self.active_domain(organization_id, catch_all).await?
+                        Some((_, organization_id, catch_all, alias_of)) => {
+                            self.active_domain(organization_id, catch_all, alias_of)
+                                .await?
                         }
                         None => None,
                     };
@@ -244,13 +254,25 @@ impl Store {
         &self,
         organization_id: i64,
         catch_all: Option<i64>,
+        alias_of: Option<i64>,
     ) -> DomainResult<Option<ActiveDomain>> {
+        let alias_of: Option<String> = match alias_of {
+            Some(target) => domains::Entity::find_by_id(target)
+                .select_only()
+                .column(domains::Column::Name)
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        };
         Ok(self
             .master_of(organization_id)
             .await?
             .map(|master_user_id| ActiveDomain {
                 master_user_id,
                 catch_all,
+                alias_of: alias_of.map(String::into_boxed_str),
             }))
     }
 

@@ -237,5 +237,21 @@ pub(super) fn domain_rpc_table() -> Vec<(&'static str, &'static [Caller], Domain
                 c.clear_catch_all(pb::ClearCatchAllRequest::default()).await
             }),
         ),
+        (
+            "AddDomainAlias",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.add_domain_alias(pb::AddDomainAliasRequest::default())
+                    .await
+            }),
+        ),
+        (
+            "RemoveDomainAlias",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.remove_domain_alias(pb::RemoveDomainAliasRequest::default())
+                    .await
+            }),
+        ),
     ]
 }

@@ -51,6 +51,23 @@ async fn other_organizations_domains_are_not_found(s: &TestServer, dns: &TestDns
                     .await
                     .map(|_| ()),
             ),
+            (
+                "AddDomainAlias",
+                bc.add_domain_alias(pb::AddDomainAliasRequest {
+                    alias_domain_id: domain_id,
+                    target_domain_id: domain_id,
+                })
+                .await
+                .map(|_| ()),
+            ),
+            (
+                "RemoveDomainAlias",
+                bc.remove_domain_alias(pb::RemoveDomainAliasRequest {
+                    alias_domain_id: domain_id,
+                })
+                .await
+                .map(|_| ()),
+            ),
         ];
         for (name, result) in results {
             if let Err(e) = check_code(result, Code::NotFound) {
