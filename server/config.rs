@@ -91,6 +91,15 @@ pub struct Options {
     /// database load of a large run.
     #[arg(long, env = "MAILADMIN_RENEWAL_BATCH_PAUSE_MS", default_value_t = 0)]
     pub renewal_batch_pause_ms: u64,
+    /// How long account events (WatchAccountEvents) are kept, in days: a
+    /// watcher away for longer must resync from a full listing.
+    #[arg(
+        long,
+        env = "MAILADMIN_ACCOUNT_EVENT_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3650)
+    )]
+    pub account_event_retention_days: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MAILADMIN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -119,6 +128,10 @@ pub struct Settings {
     pub renewal_interval: Option<Duration>,
     pub renewal_batch_size: u64,
     pub renewal_batch_pause: Option<Duration>,
+    /// How long account events are kept.
+    pub account_event_retention: Duration,
+    /// How often events older than that are purged.
+    pub account_event_sweep_interval: Duration,
 }
 
 impl Settings {
@@ -137,6 +150,8 @@ impl Settings {
             renewal_interval: None,
             renewal_batch_size: 500,
             renewal_batch_pause: None,
+            account_event_retention: Duration::from_secs(30 * 24 * 3600),
+            account_event_sweep_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -192,6 +207,10 @@ impl Options {
             renewal_batch_size: self.renewal_batch_size,
             renewal_batch_pause: (self.renewal_batch_pause_ms > 0)
                 .then(|| Duration::from_millis(self.renewal_batch_pause_ms)),
+            account_event_retention: Duration::from_secs(
+                self.account_event_retention_days * 24 * 3600,
+            ),
+            account_event_sweep_interval: Duration::from_secs(3600),
         })
     }
 }

@@ -138,8 +138,17 @@ pub async fn spawn(
 
     let (stop_renewals, renewals_stopped) = tokio::sync::watch::channel(false);
     if let Some(interval) = settings.renewal_interval {
-        tokio::spawn(renew_on_schedule(app.clone(), interval, renewals_stopped));
+        tokio::spawn(renew_on_schedule(
+            app.clone(),
+            interval,
+            renewals_stopped.clone(),
+        ));
     }
+    tokio::spawn(purge_account_events_on_schedule(
+        app.clone(),
+        settings.account_event_sweep_interval,
+        renewals_stopped,
+    ));
 
     let grace = settings.shutdown_grace;
     let stopping_app = app.clone();
@@ -206,6 +215,31 @@ async fn renew_on_schedule(
         }
         if let Err(error) = app.renew_due("system (schedule)").await {
             tracing::error!(error = %error, "scheduled renewal run failed; retrying at the next tick");
+        }
+    }
+}
+
+/// Deletes account events past their retention every `interval` until
+/// shutdown (the first sweep at start). A failed sweep is logged and
+/// retried at the next tick: events are only kept longer.
+async fn purge_account_events_on_schedule(
+    app: App,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match app.purge_account_events().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "account events past their retention deleted"),
+            Err(error) => {
+                tracing::error!(error = %error, "purging account events failed; retrying at the next tick");
+            }
         }
     }
 }

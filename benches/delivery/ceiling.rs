@@ -141,6 +141,16 @@ impl DeliveryService for Ceiling {
     ) -> Result<Response<Self::WatchDirectoryVersionStream>, Status> {
         Err(Status::unimplemented(NOT_MEASURED))
     }
+
+    type WatchAccountEventsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::AccountEvent, Status>> + Send + 'static>>;
+
+    async fn watch_account_events(
+        &self,
+        _: Request<pb::WatchAccountEventsRequest>,
+    ) -> Result<Response<Self::WatchAccountEventsStream>, Status> {
+        Err(Status::unimplemented(NOT_MEASURED))
+    }
 }
 
 /// The child process: serves `directory_file` on `listen` until killed.

@@ -282,6 +282,11 @@ impl DeliveryClient {
         }
     }
 
+    /// The replicas this client calls, shared with the streams it opens.
+    pub(crate) fn replicas(&self) -> Arc<Replicas> {
+        Arc::clone(&self.replicas)
+    }
+
     /// Whether an answer stamped `stamp` still holds (see
     /// [`DeliveryClientBuilder::watch_directory`]).
     pub fn freshness(&self, stamp: Stamp) -> Freshness {

@@ -14,6 +14,7 @@ pub mod bridge;
 mod cache;
 mod coalescer;
 mod delivery;
+mod events;
 mod observer;
 mod replicas;
 
@@ -23,6 +24,7 @@ pub use delivery::{
     AuthOutcome, BearerToken, ClientError, DeliveryClient, DeliveryClientBuilder, MAX_BATCH,
     RecipientStream, Verdict,
 };
+pub use events::{AccountEvents, EventsError};
 pub use observer::{CallEvent, CallOutcome, LogReplicaHealth, Observer};
 pub use replicas::{Freshness, Stamp};
 

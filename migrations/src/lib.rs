@@ -12,6 +12,7 @@ mod m20261123_000003_billing;
 mod m20261206_000004_login_by_address;
 mod m20261206_000005_catch_all;
 mod m20261206_000006_domain_aliases;
+mod m20261206_000007_account_events;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000004_login_by_address::Migration),
             Box::new(m20261206_000005_catch_all::Migration),
             Box::new(m20261206_000006_domain_aliases::Migration),
+            Box::new(m20261206_000007_account_events::Migration),
         ]
     }
 }

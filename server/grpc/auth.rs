@@ -41,7 +41,8 @@ pub fn access(path: &str) -> Option<Access> {
             | "StreamCheckRecipients"
             | "Authenticate"
             | "AllowedSenders"
-            | "WatchDirectoryVersion" => Some(MAIL_SERVERS),
+            | "WatchDirectoryVersion"
+            | "WatchAccountEvents" => Some(MAIL_SERVERS),
             _ => None,
         };
     }

@@ -436,3 +436,25 @@ pub fn notification(n: Notification) -> pb::Notification {
         created_at: Some(timestamp(n.created_at)),
     }
 }
+
+pub fn account_event(e: crate::rules::model::AccountEvent) -> pb::AccountEvent {
+    use crate::rules::model::AccountEventKind as Kind;
+    pb::AccountEvent {
+        seq: e.seq,
+        organization_id: e.organization_id,
+        user_id: e.user_id,
+        kind: match e.kind {
+            Kind::Created => pb::AccountEventKind::Created,
+            Kind::Disabled => pb::AccountEventKind::Disabled,
+            Kind::Enabled => pb::AccountEventKind::Enabled,
+            Kind::Suspended => pb::AccountEventKind::Suspended,
+            Kind::Resumed => pb::AccountEventKind::Resumed,
+            Kind::Deleted => pb::AccountEventKind::Deleted,
+            Kind::AddressAdded => pb::AccountEventKind::AddressAdded,
+            Kind::AddressRemoved => pb::AccountEventKind::AddressRemoved,
+        }
+        .into(),
+        address: e.address.unwrap_or_default(),
+        at: Some(timestamp(e.at)),
+    }
+}

@@ -2,6 +2,7 @@
 //! Authenticate and AllowedSenders, for mail servers.
 
 use super::auth::principal;
+use super::convert;
 use super::services::delivery_service_server::DeliveryService;
 use crate::rules::DomainError;
 use crate::rules::delivery::Checked;
@@ -122,6 +123,28 @@ impl DeliveryService for DeliveryApi {
         Ok(Response::new(Box::pin(versions)))
     }
 
+    type WatchAccountEventsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::AccountEvent, Status>> + Send + 'static>>;
+
+    async fn watch_account_events(
+        &self,
+        request: Request<pb::WatchAccountEventsRequest>,
+    ) -> Reply<Self::WatchAccountEventsStream> {
+        let pb::WatchAccountEventsRequest { after } = request.into_inner();
+        // An expired cursor fails the call itself, not a stream already open.
+        let first = self.app.account_events_after(after, EVENT_PAGE).await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(EVENT_PAGE as usize);
+        tokio::spawn(follow_account_events(
+            self.app.clone(),
+            after,
+            first,
+            sender,
+        ));
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+
     async fn authenticate(
         &self,
         request: Request<pb::AuthenticateRequest>,
@@ -154,5 +177,58 @@ impl DeliveryService for DeliveryApi {
         let pb::AllowedSendersRequest { login } = request.into_inner();
         let addresses = self.app.allowed_senders(&login).await?;
         Ok(Response::new(pb::AllowedSendersResponse { addresses }))
+    }
+}
+
+/// Account events read per query.
+const EVENT_PAGE: u64 = 500;
+
+/// How often a watcher looks for new events when nothing woke it: the
+/// directory version moves with every account change a replica applies, so
+/// this only bounds the delay if a wake-up is missed.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sends `first`, then every later event, until the watcher hangs up or the
+/// server stops. Every account change also changes the routing snapshot, on
+/// this replica at commit and on the others through the change feed, so the
+/// snapshot's version is the wake-up.
+async fn follow_account_events(
+    app: App,
+    mut cursor: i64,
+    first: Vec<crate::rules::model::AccountEvent>,
+    sender: tokio::sync::mpsc::Sender<Result<pb::AccountEvent, Status>>,
+) {
+    let mut versions = app.watch_directory_version();
+    let mut batch = first;
+    loop {
+        let full = batch.len() as u64 == EVENT_PAGE;
+        for event in batch {
+            cursor = event.seq;
+            if sender
+                .send(Ok(convert::account_event(event)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if !full {
+            tokio::select! {
+                changed = versions.changed() => {
+                    if changed.is_err() || versions.borrow_and_update().is_none() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(EVENT_POLL) => {}
+                () = sender.closed() => return,
+            }
+        }
+        batch = match app.account_events_after(cursor, EVENT_PAGE).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                let _ = sender.send(Err(error.into())).await;
+                return;
+            }
+        };
     }
 }

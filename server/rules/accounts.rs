@@ -2,7 +2,7 @@
 //! which state changes are allowed, and what a profile update touches.
 
 use super::address::{AddressHome, EmailAddress, check_new_address};
-use super::model::{AccountState, AddressKind, NewAccount, ProfileUpdate, User};
+use super::model::{AccountEventKind, AccountState, AddressKind, NewAccount, ProfileUpdate, User};
 
 use super::plans::{AccountCounts, Plan, PlanTerms};
 use super::validate::{self, Password, Username};
@@ -112,6 +112,17 @@ impl StateRequest {
             StateRequest::Disable => AccountState::Disabled,
             StateRequest::Suspend => AccountState::Suspended,
             StateRequest::Delete => AccountState::Deleted,
+        }
+    }
+
+    /// The account event it makes (docs/rules.md, "Account events").
+    pub fn event(self) -> AccountEventKind {
+        match self {
+            StateRequest::Enable => AccountEventKind::Enabled,
+            StateRequest::Disable => AccountEventKind::Disabled,
+            StateRequest::Suspend => AccountEventKind::Suspended,
+            StateRequest::Resume => AccountEventKind::Resumed,
+            StateRequest::Delete => AccountEventKind::Deleted,
         }
     }
 

@@ -317,3 +317,59 @@ pub struct AccountAddress {
     pub kind: AddressKind,
     pub created_at: DateTime<Utc>,
 }
+
+/// What happened to an account, for the stores that keep its data
+/// (docs/rules.md, "Account events").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountEventKind {
+    Created,
+    Disabled,
+    Enabled,
+    Suspended,
+    Resumed,
+    Deleted,
+    AddressAdded,
+    AddressRemoved,
+}
+
+impl AccountEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountEventKind::Created => "created",
+            AccountEventKind::Disabled => "disabled",
+            AccountEventKind::Enabled => "enabled",
+            AccountEventKind::Suspended => "suspended",
+            AccountEventKind::Resumed => "resumed",
+            AccountEventKind::Deleted => "deleted",
+            AccountEventKind::AddressAdded => "address_added",
+            AccountEventKind::AddressRemoved => "address_removed",
+        }
+    }
+
+    pub fn parse_stored(stored: &str) -> Option<Self> {
+        [
+            AccountEventKind::Created,
+            AccountEventKind::Disabled,
+            AccountEventKind::Enabled,
+            AccountEventKind::Suspended,
+            AccountEventKind::Resumed,
+            AccountEventKind::Deleted,
+            AccountEventKind::AddressAdded,
+            AccountEventKind::AddressRemoved,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == stored)
+    }
+}
+
+/// One account event, numbered in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEvent {
+    pub seq: i64,
+    pub organization_id: i64,
+    pub user_id: i64,
+    pub kind: AccountEventKind,
+    /// The address added or removed; the primary address when created.
+    pub address: Option<String>,
+    pub at: DateTime<Utc>,
+}

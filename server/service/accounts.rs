@@ -4,7 +4,9 @@
 use super::App;
 use crate::rules::accounts::{self, NewAccountFacts, StateRequest, require_not_deleted};
 use crate::rules::audit::audit;
-use crate::rules::model::{AccountState, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter};
+use crate::rules::model::{
+    AccountEventKind, AccountState, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter,
+};
 use crate::rules::paging::{Page, Paged};
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
@@ -72,6 +74,14 @@ impl App {
         let plan_terms = tx.plan_terms(account.plan).await?;
         self.charge_first_period(&tx, principal, &user, &plan_terms, now)
             .await?;
+        tx.record_account_event(
+            organization_id,
+            user.id,
+            AccountEventKind::Created,
+            Some(user.primary_address.clone()),
+            now,
+        )
+        .await?;
         tx.record(
             audit(
                 principal,
@@ -213,6 +223,8 @@ impl App {
         } else {
             tx.set_user_state(user_id, to, now).await?;
         }
+        tx.record_account_event(user.organization_id, user_id, request.event(), None, now)
+            .await?;
         let revoked = if change.revokes_tokens {
             tx.revoke_user_tokens(user_id, now).await?
         } else {

@@ -7,7 +7,7 @@ use crate::rules::accounts::require_not_deleted;
 use crate::rules::address::EmailAddress;
 use crate::rules::aliases::{self, NewAliasFacts};
 use crate::rules::audit::audit;
-use crate::rules::model::AccountAddress;
+use crate::rules::model::{AccountAddress, AccountEventKind};
 use crate::rules::resolution::{self, Route};
 use crate::rules::{DomainError, DomainResult, Kind, Principal};
 
@@ -34,6 +34,14 @@ impl App {
         };
         aliases::check_new_alias(&user, &address, &facts)?;
         let alias = tx.insert_alias(&user, &address, now).await?;
+        tx.record_account_event(
+            user.organization_id,
+            user_id,
+            AccountEventKind::AddressAdded,
+            Some(alias.address.clone()),
+            now,
+        )
+        .await?;
         tx.record(
             audit(
                 principal,
@@ -69,6 +77,14 @@ impl App {
             .ok_or(DomainError::NotFound(Kind::Address))?;
         aliases::check_deletable(&row, self.provider().owns(&row.domain))?;
         tx.delete_address(&row).await?;
+        tx.record_account_event(
+            user.organization_id,
+            user_id,
+            AccountEventKind::AddressRemoved,
+            Some(row.address.clone()),
+            now,
+        )
+        .await?;
         tx.record(
             audit(
                 principal,

@@ -6,9 +6,10 @@ use super::App;
 use crate::rules::accounts::normalize_login;
 use crate::rules::address::EmailAddress;
 use crate::rules::delivery::{Authenticated, Checked, MAX_BATCH};
-use crate::rules::model::AccountState;
+use crate::rules::model::{AccountEvent, AccountState};
 use crate::rules::resolution::{self, Route};
 use crate::rules::{DomainError, DomainResult};
+use crate::store::EventsAfter;
 use std::net::IpAddr;
 
 impl App {
@@ -45,6 +46,34 @@ impl App {
     /// once the server is stopping.
     pub fn watch_directory_version(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
         self.snapshot().watch_version()
+    }
+
+    /// Up to `limit` account events after `after`, oldest first; an error
+    /// when events after it are no longer kept.
+    pub async fn account_events_after(
+        &self,
+        after: i64,
+        limit: u64,
+    ) -> DomainResult<Vec<AccountEvent>> {
+        if after < 0 {
+            return Err(DomainError::invalid("after", "must not be negative"));
+        }
+        match self.store().account_events_after(after, limit).await? {
+            EventsAfter::Events(events) => Ok(events),
+            EventsAfter::Expired { purged_through } => Err(DomainError::precondition(format!(
+                "events up to {purged_through} are no longer kept (retention {} days): resync from a full listing, then watch from the newest event",
+                self.settings().account_event_retention.as_secs() / 86_400
+            ))),
+        }
+    }
+
+    /// Deletes the account events older than the retention.
+    pub async fn purge_account_events(&self) -> DomainResult<u64> {
+        let retention = chrono::Duration::from_std(self.settings().account_event_retention)
+            .map_err(|e| DomainError::internal(format!("retention: {e}")))?;
+        self.store()
+            .purge_account_events(self.now() - retention)
+            .await
     }
 
     /// May `login` sign in with `password`? Unknown logins, wrong passwords

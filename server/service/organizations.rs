@@ -5,7 +5,7 @@ use super::App;
 use crate::rules::accounts;
 use crate::rules::address;
 use crate::rules::audit::audit;
-use crate::rules::model::{NewAccount, Organization, User};
+use crate::rules::model::{AccountEventKind, NewAccount, Organization, User};
 use crate::rules::paging::{Page, Paged};
 use crate::rules::plans::Plan;
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
@@ -39,6 +39,14 @@ impl App {
             .insert_user(organization_id, &master, hash, true, None, now)
             .await?;
         tx.set_organization_master(organization_id, user.id).await?;
+        tx.record_account_event(
+            organization_id,
+            user.id,
+            AccountEventKind::Created,
+            Some(user.primary_address.clone()),
+            now,
+        )
+        .await?;
         tx.record(
             audit(
                 principal,

@@ -173,6 +173,35 @@ pub mod outbox {
     no_relations!();
 }
 
+pub mod account_events {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub organization_id: i64,
+        pub user_id: i64,
+        pub kind: String,
+        pub address: Option<String>,
+        pub at: i64,
+    }
+    no_relations!();
+}
+
+pub mod account_event_counter {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_event_counter")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub last_seq: i64,
+        pub purged_through: i64,
+    }
+    no_relations!();
+}
+
 pub mod audit_events {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

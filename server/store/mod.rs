@@ -3,6 +3,7 @@
 //! transaction ([`Tx`]) and backs each invariant with the database itself
 //! (unique keys, row locks). Database errors become [`DomainError`]s here.
 
+mod account_events;
 mod addresses;
 mod audit;
 mod billing;
@@ -30,6 +31,7 @@ use sea_orm::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use account_events::EventsAfter;
 pub use addresses::RoutingFacts;
 pub use billing::{PlanChangeRecord, SEED_DOMAIN};
 pub use domains::NewDomainRow;

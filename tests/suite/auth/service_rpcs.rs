@@ -80,6 +80,24 @@ pub(super) fn delivery_rpc_table() -> Vec<(&'static str, &'static [Caller], Deli
             }),
         ),
         (
+            "WatchAccountEvents",
+            MAIL_SERVERS,
+            Box::new(|mut c: DeliveryPbClient| {
+                Box::pin(async move {
+                    // A fresh server has events (the organizations the
+                    // matrix created); the first one proves the stream opened.
+                    let mut events = c
+                        .watch_account_events(pb::WatchAccountEventsRequest { after: 0 })
+                        .await?
+                        .into_inner();
+                    match events.message().await? {
+                        Some(_) => Ok(()),
+                        None => Err(Status::internal("the test expected an event")),
+                    }
+                })
+            }),
+        ),
+        (
             "WatchDirectoryVersion",
             MAIL_SERVERS,
             Box::new(|mut c: DeliveryPbClient| {

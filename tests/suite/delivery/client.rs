@@ -137,6 +137,17 @@ impl DeliveryService for LateControlPlane {
     ) -> Result<tonic::Response<Self::WatchDirectoryVersionStream>, tonic::Status> {
         Err(tonic::Status::unimplemented("not in this stand-in"))
     }
+
+    type WatchAccountEventsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::AccountEvent, tonic::Status>> + Send>,
+    >;
+
+    async fn watch_account_events(
+        &self,
+        _: tonic::Request<pb::WatchAccountEventsRequest>,
+    ) -> Result<tonic::Response<Self::WatchAccountEventsStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not in this stand-in"))
+    }
 }
 
 /// Serves [`LateControlPlane`] on loopback; the client's URL.

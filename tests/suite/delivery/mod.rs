@@ -4,6 +4,7 @@
 //! its tests share: [`Mta`], a mail server's view of a test server, and
 //! [`AliceAndBob`], the setup several of them start from.
 
+mod account_events;
 mod authenticate;
 mod batches;
 mod client;

@@ -4,6 +4,7 @@
 //! answers from the database's state at once, and a change feed that died
 //! silently is replaced. This module holds the two replicas' setup.
 
+mod events;
 mod follow;
 mod silent_feed;
 
@@ -21,6 +22,14 @@ mod postgres {
     async fn two_server_processes_follow_each_other() {
         super::on_fresh_postgres(|url| async move { super::follow::two_replicas(&url).await })
             .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn account_events_follow_across_replicas() {
+        super::on_fresh_postgres(|url| async move {
+            super::events::events_follow_across_replicas(&url).await
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
