@@ -138,16 +138,16 @@ pub async fn spawn(
 
     let (stop_renewals, renewals_stopped) = tokio::sync::watch::channel(false);
     if let Some(interval) = settings.renewal_interval {
-        tokio::spawn(renew_on_schedule(
-            app.clone(),
-            interval,
-            renewals_stopped.clone(),
-        ));
+        let app = app.clone();
+        tokio::spawn(on_schedule(interval, renewals_stopped.clone(), move || {
+            renew(app.clone())
+        }));
     }
-    tokio::spawn(purge_account_events_on_schedule(
-        app.clone(),
+    let sweeping = app.clone();
+    tokio::spawn(on_schedule(
         settings.account_event_sweep_interval,
         renewals_stopped,
+        move || purge_account_events(sweeping.clone()),
     ));
 
     let grace = settings.shutdown_grace;
@@ -199,13 +199,17 @@ pub async fn spawn(
     })
 }
 
-/// Runs renewals every `interval` until shutdown. A failed run is logged
-/// and retried at the next tick: the run is idempotent and resumable.
-async fn renew_on_schedule(
-    app: App,
+/// Runs `job` every `interval` (the first time at once) until `stop`
+/// changes. A job that fails logs and waits for the next tick: both jobs
+/// run here are idempotent and resumable.
+async fn on_schedule<F, Fut>(
     interval: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -213,33 +217,25 @@ async fn renew_on_schedule(
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        if let Err(error) = app.renew_due("system (schedule)").await {
-            tracing::error!(error = %error, "scheduled renewal run failed; retrying at the next tick");
-        }
+        job().await;
     }
 }
 
-/// Deletes account events past their retention every `interval` until
-/// shutdown (the first sweep at start). A failed sweep is logged and
-/// retried at the next tick: events are only kept longer.
-async fn purge_account_events_on_schedule(
-    app: App,
-    interval: std::time::Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = stop.changed() => return,
-        }
-        match app.purge_account_events().await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "account events past their retention deleted"),
-            Err(error) => {
-                tracing::error!(error = %error, "purging account events failed; retrying at the next tick");
-            }
+/// One scheduled renewal run.
+async fn renew(app: App) {
+    if let Err(error) = app.renew_due("system (schedule)").await {
+        tracing::error!(error = %error, "scheduled renewal run failed; retrying at the next tick");
+    }
+}
+
+/// One sweep of account events past their retention (a failed one only
+/// keeps them longer).
+async fn purge_account_events(app: App) {
+    match app.purge_account_events().await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "account events past their retention deleted"),
+        Err(error) => {
+            tracing::error!(error = %error, "purging account events failed; retrying at the next tick");
         }
     }
 }

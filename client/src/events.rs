@@ -106,18 +106,23 @@ impl AccountEvents {
         }
     }
 
-    /// An error for the caller when `status` is not worth waiting out.
+    /// An error for the caller when `status` is not worth waiting out: a
+    /// replica away, busy or restarting is waited for; anything else (a
+    /// refused token, a server without this RPC) is the caller's to see.
     fn give_up_on(&self, status: tonic::Status) -> Result<(), EventsError> {
         match status.code() {
             Code::FailedPrecondition => Err(EventsError::Expired {
                 cursor: self.cursor,
                 message: status.message().to_string(),
             }),
-            code @ (Code::Unauthenticated
-            | Code::PermissionDenied
-            | Code::InvalidArgument
-            | Code::Unimplemented) => Err(EventsError::Refused(code, status.message().to_string())),
-            _ => Ok(()),
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Aborted
+            | Code::ResourceExhausted
+            | Code::Internal
+            | Code::Unknown => Ok(()),
+            code => Err(EventsError::Refused(code, status.message().to_string())),
         }
     }
 
