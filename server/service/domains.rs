@@ -274,19 +274,8 @@ impl App {
             )));
         }
         tx.set_domain_state(domain_id, to, now).await?;
-        tx.record(
-            audit(
-                principal,
-                Some(domain.organization_id),
-                action,
-                format!("domain:{domain_id}"),
-            ),
-            now,
-        )
-        .await?;
-        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
-        tx.commit().await?;
-        Ok(domain)
+        self.finish_domain_change(tx, principal, &domain, action, String::new(), now)
+            .await
     }
 
     pub async fn remove_domain(&self, principal: &Principal, domain_id: i64) -> DomainResult<()> {
@@ -386,20 +375,8 @@ impl App {
             None => ("domain.clear_catch_all", String::new()),
         };
         tx.set_catch_all(domain_id, user_id).await?;
-        tx.record(
-            audit(
-                principal,
-                Some(domain.organization_id),
-                action,
-                format!("domain:{domain_id}"),
-            )
-            .details(details),
-            now,
-        )
-        .await?;
-        let domain = self.authorize_domain(&tx, principal, domain_id).await?;
-        tx.commit().await?;
-        Ok(domain)
+        self.finish_domain_change(tx, principal, &domain, action, details, now)
+            .await
     }
 
     /// Makes `alias_id` an alias of `target_id`, or (`None`) no alias any more.
@@ -424,20 +401,35 @@ impl App {
             None => ("domain.remove_alias", String::new()),
         };
         tx.set_alias_of(alias_id, target_id).await?;
+        self.finish_domain_change(tx, principal, &alias, action, details, now)
+            .await
+    }
+
+    /// Audits a change to `domain`, commits, and returns the domain as it
+    /// is now.
+    async fn finish_domain_change(
+        &self,
+        tx: Tx,
+        principal: &Principal,
+        domain: &Domain,
+        action: &'static str,
+        details: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DomainResult<Domain> {
         tx.record(
             audit(
                 principal,
-                Some(alias.organization_id),
+                Some(domain.organization_id),
                 action,
-                format!("domain:{alias_id}"),
+                format!("domain:{}", domain.id),
             )
             .details(details),
             now,
         )
         .await?;
-        let alias = self.authorize_domain(&tx, principal, alias_id).await?;
+        let changed = self.authorize_domain(&tx, principal, domain.id).await?;
         tx.commit().await?;
-        Ok(alias)
+        Ok(changed)
     }
 
     /// Loads a domain the caller may manage, or NotFound.
