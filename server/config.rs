@@ -25,6 +25,10 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Add a new server key to the key file and re-encrypt every stored
+    /// DKIM private key under it, then exit. The older keys stay in the
+    /// file, so running replicas keep reading until they pick up the new one.
+    RotateKey,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -54,6 +58,19 @@ pub struct Options {
         default_value = "mailadmin-operator.token"
     )]
     pub operator_token_file: PathBuf,
+    /// The server key file, which encrypts DKIM private keys in the
+    /// database. Created (mode 0600) on first start; refused when group or
+    /// others may read it. Back it up with the database.
+    #[arg(long, env = "MAILADMIN_KEY_FILE", default_value = "mailadmin.key")]
+    pub key_file: PathBuf,
+    /// How often PENDING DKIM keys are looked up in DNS, in seconds (0:
+    /// only when an admin calls CheckDomainRecords).
+    #[arg(
+        long,
+        env = "MAILADMIN_DKIM_CHECK_INTERVAL_SECONDS",
+        default_value_t = 600
+    )]
+    pub dkim_check_interval_seconds: u64,
     /// How long a token from Login stays valid, in seconds.
     #[arg(long, env = "MAILADMIN_SESSION_TTL_SECONDS", default_value_t = 12 * 3600)]
     pub session_ttl_seconds: u64,
@@ -115,6 +132,10 @@ pub struct Settings {
     /// `None`: do not write the bootstrap operator token anywhere (tests
     /// read it from [`crate::RunningServer::operator_token`]).
     pub operator_token_file: Option<PathBuf>,
+    /// The server key file (see [`crate::keyring`]).
+    pub key_file: PathBuf,
+    /// `None`: PENDING DKIM keys are checked only by CheckDomainRecords.
+    pub dkim_check_interval: Option<Duration>,
     pub session_ttl: Duration,
     /// How long graceful shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
@@ -141,6 +162,8 @@ impl Settings {
             database_url: database_url.into(),
             provider_domains: vec!["mailadmin.example".to_string()],
             operator_token_file: None,
+            key_file: PathBuf::from("mailadmin.key"),
+            dkim_check_interval: None,
             session_ttl: Duration::from_secs(12 * 3600),
             shutdown_grace: Duration::from_secs(30),
             dns_server: None,
@@ -196,6 +219,9 @@ impl Options {
             database_url: self.database_url.clone(),
             provider_domains,
             operator_token_file: Some(self.operator_token_file.clone()),
+            key_file: self.key_file.clone(),
+            dkim_check_interval: (self.dkim_check_interval_seconds > 0)
+                .then(|| Duration::from_secs(self.dkim_check_interval_seconds)),
             session_ttl: Duration::from_secs(self.session_ttl_seconds),
             shutdown_grace: Duration::from_secs(30),
             dns_server: self.dns_server,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dkim;
 pub mod dns;
 pub mod grpc;
+pub mod keyring;
 pub mod rules;
 pub mod secrets;
 pub mod service;

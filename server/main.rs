@@ -17,6 +17,18 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::RotateKey => {
+            let done =
+                mailadmin_server::server::rotate_key(&settings, Arc::new(SystemClock)).await?;
+            println!(
+                "re-encrypted {} DKIM private keys under server key {}; the earlier keys stay in \
+                 {} to decrypt for replicas that have not re-read it",
+                done.keys,
+                done.key_id,
+                settings.key_file.display()
+            );
+            Ok(())
+        }
         Command::Serve => serve(cli.options.listen, settings).await,
     }
 }

@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::grpc;
+use crate::keyring::Keyring;
 use crate::service::App;
 use crate::store::Store;
 use anyhow::Context as _;
@@ -73,7 +74,15 @@ pub async fn spawn(
     store.set_provider_domains(&settings.provider_domains);
     let dns = crate::dns::DnsResolver::new(settings.dns_server, settings.dns_timeout)
         .context("setting up the DNS resolver")?;
-    let app = App::new(store, clock, Arc::new(settings.clone()), dns);
+    let keyring = Keyring::open_or_create(&settings.key_file)?;
+    let app = App::new(
+        store,
+        clock,
+        Arc::new(settings.clone()),
+        dns,
+        Arc::new(keyring),
+    );
+    app.prepare_keys_at_rest().await?;
     let operator_token = app.bootstrap_operator_token().await?;
     let routing = app
         .store()
@@ -141,6 +150,12 @@ pub async fn spawn(
         let app = app.clone();
         tokio::spawn(on_schedule(interval, renewals_stopped.clone(), move || {
             renew(app.clone())
+        }));
+    }
+    if let Some(interval) = settings.dkim_check_interval {
+        let app = app.clone();
+        tokio::spawn(on_schedule(interval, renewals_stopped.clone(), move || {
+            check_dkim_keys(app.clone())
         }));
     }
     let sweeping = app.clone();
@@ -228,6 +243,13 @@ async fn renew(app: App) {
     }
 }
 
+/// One scheduled DNS check of the PENDING DKIM keys.
+async fn check_dkim_keys(app: App) {
+    if let Err(error) = app.check_pending_dkim_keys("system (schedule)").await {
+        tracing::warn!(error = %error, "scheduled DKIM key check failed; retrying at the next tick");
+    }
+}
+
 /// One sweep of account events past their retention (a failed one only
 /// keeps them longer).
 async fn purge_account_events(app: App) {
@@ -266,4 +288,26 @@ pub async fn migrate_only(settings: &Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     Ok(())
+}
+
+/// `mailadmin-server rotate-key`: a new server key, and every DKIM private
+/// key re-encrypted under it (docs/rules.md, "Keys at rest").
+pub async fn rotate_key(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<crate::service::Resealed> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("applying migrations")?;
+    let keyring = Keyring::open(&settings.key_file)?;
+    let dns = crate::dns::DnsResolver::new(settings.dns_server, settings.dns_timeout)?;
+    let app = App::new(
+        store,
+        clock,
+        Arc::new(settings.clone()),
+        dns,
+        Arc::new(keyring),
+    );
+    app.rotate_server_key().await
 }

@@ -126,11 +126,17 @@ pub async fn open_app(url: &str, settings: Settings) -> anyhow::Result<App> {
     let store = Store::connect(url).await?;
     store.migrate().await?;
     let dns = DnsResolver::new(Some("127.0.0.1:9".parse()?), Duration::from_millis(100))?;
+    // A key file of this run only: the benchmarks store no DKIM key.
+    let key_file = std::env::temp_dir().join(format!("mailadmin-bench-{}.key", std::process::id()));
+    let _ = std::fs::remove_file(&key_file);
+    let keyring = mailadmin_server::keyring::Keyring::open_or_create(&key_file)?;
+    std::fs::remove_file(&key_file)?;
     Ok(App::new(
         store,
         Arc::new(SystemClock),
         Arc::new(settings),
         dns,
+        Arc::new(keyring),
     ))
 }
 

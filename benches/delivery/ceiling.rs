@@ -151,6 +151,13 @@ impl DeliveryService for Ceiling {
     ) -> Result<Response<Self::WatchAccountEventsStream>, Status> {
         Err(Status::unimplemented(NOT_MEASURED))
     }
+
+    async fn get_signing_keys(
+        &self,
+        _: Request<pb::GetSigningKeysRequest>,
+    ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
+        Err(Status::unimplemented(NOT_MEASURED))
+    }
 }
 
 /// The child process: serves `directory_file` on `listen` until killed.

@@ -32,4 +32,16 @@ pub use replicas::{Freshness, Stamp};
 #[allow(clippy::all, missing_docs)]
 pub mod pb {
     tonic::include_proto!("mailadmin.v1");
+
+    /// Everything but the private key, so a logged key stays out of logs.
+    impl std::fmt::Debug for SigningKey {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("SigningKey")
+                .field("domain", &self.domain)
+                .field("selector", &self.selector)
+                .field("algorithm", &self.algorithm())
+                .field("private_key_pem", &"<redacted>")
+                .finish()
+        }
+    }
 }

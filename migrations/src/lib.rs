@@ -13,6 +13,7 @@ mod m20261206_000004_login_by_address;
 mod m20261206_000005_catch_all;
 mod m20261206_000006_domain_aliases;
 mod m20261206_000007_account_events;
+mod m20261206_000008_dkim_keys;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_catch_all::Migration),
             Box::new(m20261206_000006_domain_aliases::Migration),
             Box::new(m20261206_000007_account_events::Migration),
+            Box::new(m20261206_000008_dkim_keys::Migration),
         ]
     }
 }

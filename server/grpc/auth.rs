@@ -25,6 +25,7 @@ const OPERATOR: Access = Access::Roles(&[Role::Operator]);
 const MANAGE: Access = Access::Roles(&[Role::Operator, Role::OrgAdmin]);
 const SELF_SERVICE: Access = Access::Roles(&[Role::Operator, Role::OrgAdmin, Role::User]);
 const MAIL_SERVERS: Access = Access::Roles(&[Role::Operator, Role::Delivery]);
+const SIGNING: Access = Access::Roles(&[Role::Delivery]);
 
 /// The role × RPC table (docs/rules.md, "Role matrix"). Methods not listed are refused to everyone.
 pub fn access(path: &str) -> Option<Access> {
@@ -43,6 +44,8 @@ pub fn access(path: &str) -> Option<Access> {
             | "AllowedSenders"
             | "WatchDirectoryVersion"
             | "WatchAccountEvents" => Some(MAIL_SERVERS),
+            // Private keys: the signing MTA's token only, not an operator's.
+            "GetSigningKeys" => Some(SIGNING),
             _ => None,
         };
     }
@@ -59,7 +62,8 @@ pub fn access(path: &str) -> Option<Access> {
         return match method {
             "AddDomain" | "GetDomain" | "ListDomains" | "VerifyDomain" | "ActivateDomain"
             | "DeactivateDomain" | "RemoveDomain" | "CheckDomainRecords" | "SetCatchAll"
-            | "ClearCatchAll" | "AddDomainAlias" | "RemoveDomainAlias" => Some(MANAGE),
+            | "ClearCatchAll" | "AddDomainAlias" | "RemoveDomainAlias" | "RotateDkimKey"
+            | "ListDkimKeys" | "RetireDkimKey" => Some(MANAGE),
             _ => None,
         };
     }

@@ -2,6 +2,7 @@
 //! service files.
 
 use crate::rules::billing::{LedgerEntry, LedgerKind, Notification, NotificationKind};
+use crate::rules::dkim::{DkimAlgorithm, DkimKey, DkimKeyState};
 use crate::rules::model::{
     AccountAddress, AccountState, AddressKind, AuditEvent, DnsRecord, Domain, DomainState, Group,
     GroupSharing, Organization, OutboxMessage, Photo, PostalAddress, Profile, RecordCheck,
@@ -286,6 +287,45 @@ pub fn domain(d: Domain, records: Vec<DnsRecord>) -> pb::Domain {
         catch_all_user_id: d.catch_all_user_id.unwrap_or_default(),
         alias_of_domain_id: d.alias_of_domain_id.unwrap_or_default(),
         alias_domain_ids: d.alias_domain_ids,
+    }
+}
+
+pub fn dkim_algorithm_from(field: &str, value: i32) -> DomainResult<DkimAlgorithm> {
+    match pb::DkimAlgorithm::try_from(value) {
+        Ok(pb::DkimAlgorithm::Unspecified | pb::DkimAlgorithm::Rsa2048) => {
+            Ok(DkimAlgorithm::Rsa2048)
+        }
+        Ok(pb::DkimAlgorithm::Ed25519) => Ok(DkimAlgorithm::Ed25519),
+        Err(_) => Err(DomainError::invalid(
+            field,
+            format!("unknown DKIM algorithm {value}"),
+        )),
+    }
+}
+
+pub fn dkim_algorithm_to(algorithm: DkimAlgorithm) -> pb::DkimAlgorithm {
+    match algorithm {
+        DkimAlgorithm::Rsa2048 => pb::DkimAlgorithm::Rsa2048,
+        DkimAlgorithm::Ed25519 => pb::DkimAlgorithm::Ed25519,
+    }
+}
+
+/// A DKIM key of `domain` (IDNA ASCII), with the record to publish.
+pub fn dkim_key(domain: &str, key: DkimKey) -> pb::DkimKey {
+    pb::DkimKey {
+        record: Some(dns_record(crate::rules::dkim::record(domain, &key))),
+        selector: key.selector,
+        algorithm: dkim_algorithm_to(key.algorithm).into(),
+        state: match key.state {
+            DkimKeyState::Pending => pb::DkimKeyState::Pending,
+            DkimKeyState::Active => pb::DkimKeyState::Active,
+            DkimKeyState::Retiring => pb::DkimKeyState::Retiring,
+            DkimKeyState::Retired => pb::DkimKeyState::Retired,
+        }
+        .into(),
+        created_at: Some(timestamp(key.created_at)),
+        activated_at: key.activated_at.map(timestamp),
+        retired_at: key.retired_at.map(timestamp),
     }
 }
 

@@ -178,6 +178,32 @@ impl DeliveryService for DeliveryApi {
         let addresses = self.app.allowed_senders(&login).await?;
         Ok(Response::new(pb::AllowedSendersResponse { addresses }))
     }
+
+    async fn get_signing_keys(
+        &self,
+        request: Request<pb::GetSigningKeysRequest>,
+    ) -> Reply<pb::GetSigningKeysResponse> {
+        let _caller = principal(&request)?;
+        let pb::GetSigningKeysRequest {
+            domains,
+            known_version,
+        } = request.into_inner();
+        let answer = self.app.signing_keys(&domains, known_version).await?;
+        Ok(Response::new(pb::GetSigningKeysResponse {
+            version: answer.version,
+            unchanged: answer.unchanged,
+            keys: answer
+                .keys
+                .into_iter()
+                .map(|key| pb::SigningKey {
+                    domain: key.domain,
+                    selector: key.selector,
+                    algorithm: convert::dkim_algorithm_to(key.algorithm).into(),
+                    private_key_pem: key.private_pem.to_string(),
+                })
+                .collect(),
+        }))
+    }
 }
 
 /// Account events read per query.

@@ -52,9 +52,14 @@ impl DomainService for DomainApi {
         let pb::AddDomainRequest {
             organization_id: org,
             name,
+            dkim_algorithm,
         } = request.into_inner();
         let org = organization_id(org)?;
-        let domain = self.app.add_domain(&principal, org, name).await?;
+        let algorithm = convert::dkim_algorithm_from("dkim_algorithm", dkim_algorithm)?;
+        let domain = self
+            .app
+            .add_domain(&principal, org, name, algorithm)
+            .await?;
         Ok(Response::new(pb::AddDomainResponse {
             domain: Some(self.domain(domain)),
         }))
@@ -244,6 +249,67 @@ impl DomainService for DomainApi {
             .await?;
         Ok(Response::new(pb::CheckDomainRecordsResponse {
             checks: checks.into_iter().map(convert::record_check).collect(),
+        }))
+    }
+
+    async fn rotate_dkim_key(
+        &self,
+        request: Request<pb::RotateDkimKeyRequest>,
+    ) -> Reply<pb::RotateDkimKeyResponse> {
+        let principal = principal(&request)?;
+        let pb::RotateDkimKeyRequest {
+            domain_id,
+            algorithm,
+        } = request.into_inner();
+        let domain_id = id("domain_id", domain_id)?;
+        let algorithm = convert::dkim_algorithm_from("algorithm", algorithm)?;
+        let (domain, key) = self
+            .app
+            .rotate_dkim_key(&principal, domain_id, algorithm)
+            .await?;
+        Ok(Response::new(pb::RotateDkimKeyResponse {
+            key: Some(convert::dkim_key(&domain.name, key)),
+        }))
+    }
+
+    async fn list_dkim_keys(
+        &self,
+        request: Request<pb::ListDkimKeysRequest>,
+    ) -> Reply<pb::ListDkimKeysResponse> {
+        let principal = principal(&request)?;
+        let pb::ListDkimKeysRequest { domain_id } = request.into_inner();
+        let domain = self
+            .app
+            .get_domain(&principal, id("domain_id", domain_id)?)
+            .await?;
+        Ok(Response::new(pb::ListDkimKeysResponse {
+            keys: domain
+                .dkim_keys
+                .into_iter()
+                .map(|key| convert::dkim_key(&domain.name, key))
+                .collect(),
+        }))
+    }
+
+    async fn retire_dkim_key(
+        &self,
+        request: Request<pb::RetireDkimKeyRequest>,
+    ) -> Reply<pb::RetireDkimKeyResponse> {
+        let principal = principal(&request)?;
+        let pb::RetireDkimKeyRequest {
+            domain_id,
+            selector,
+        } = request.into_inner();
+        let domain_id = id("domain_id", domain_id)?;
+        if selector.trim().is_empty() {
+            return Err(crate::rules::DomainError::invalid("selector", "required").into());
+        }
+        let (domain, key) = self
+            .app
+            .retire_dkim_key(&principal, domain_id, selector.trim())
+            .await?;
+        Ok(Response::new(pb::RetireDkimKeyResponse {
+            key: Some(convert::dkim_key(&domain.name, key)),
         }))
     }
 }

@@ -8,9 +8,6 @@ use super::model::{
 use super::plans::PlanTerms;
 use super::{DomainError, DomainResult, Kind};
 
-/// The selector every domain's DKIM key is published under.
-pub const DKIM_SELECTOR: &str = "mailadmin";
-
 /// The provider's side of every custom domain: its own mail domains (never
 /// claimable; their addresses are the provider's to give) and the MX hosts
 /// custom domains must point at.
@@ -56,8 +53,9 @@ impl Provider<'_> {
             .collect()
     }
 
-    /// Every record `domain` should publish: ownership, MX, SPF, DKIM, DMARC
-    /// (docs/rules.md, "Records to publish").
+    /// Every record `domain` should publish: ownership, MX, SPF, one DKIM
+    /// record per key that is not retired, DMARC (docs/rules.md, "Records
+    /// to publish").
     pub fn records(&self, domain: &Domain) -> Vec<DnsRecord> {
         let mut records = vec![ownership_record(domain)];
         records.extend(self.mx_records(&domain.name));
@@ -71,11 +69,13 @@ impl Provider<'_> {
             &domain.name,
             format!("v=spf1 mx include:_spf.{spf_domain} ~all"),
         ));
-        records.push(txt(
-            RecordPurpose::Dkim,
-            &format!("{}._domainkey.{}", domain.dkim_selector, domain.name),
-            format!("v=DKIM1; k=rsa; p={}", domain.dkim_public_key),
-        ));
+        records.extend(
+            domain
+                .dkim_keys
+                .iter()
+                .filter(|key| key.state.is_published())
+                .map(|key| super::dkim::record(&domain.name, key)),
+        );
         records.push(txt(
             RecordPurpose::Dmarc,
             &format!("_dmarc.{}", domain.name),
@@ -271,11 +271,6 @@ pub fn check_mx(expected: DnsRecord, hosts: &[String], found: &[(u16, String)]) 
 
 /// SPF, DKIM and DMARC: the record must be there with the parts that matter.
 pub fn check_txt(expected: DnsRecord, found: Vec<String>) -> RecordCheck {
-    let compact = |s: &str| {
-        s.split_whitespace()
-            .collect::<String>()
-            .to_ascii_lowercase()
-    };
     let problem = match expected.purpose {
         RecordPurpose::Spf => {
             let spf: Vec<&String> = found
@@ -305,8 +300,10 @@ pub fn check_txt(expected: DnsRecord, found: Vec<String>) -> RecordCheck {
             }
         }
         RecordPurpose::Dkim => {
-            let key = compact(&expected.value);
-            if found.iter().any(|v| compact(v) == key) {
+            if found
+                .iter()
+                .any(|v| super::dkim::same_key(&expected.value, v))
+            {
                 None
             } else if found.is_empty() {
                 Some(format!("no DKIM record at {}", expected.name))
@@ -345,8 +342,17 @@ pub(crate) mod tests {
             display_name: name.into(),
             state,
             verification_token: "tok".into(),
-            dkim_selector: DKIM_SELECTOR.into(),
-            dkim_public_key: "MIIB".into(),
+            dkim_keys: vec![crate::rules::dkim::DkimKey {
+                id: 1,
+                domain_id: 1,
+                selector: "ma20261206".into(),
+                algorithm: crate::rules::dkim::DkimAlgorithm::Rsa2048,
+                state: crate::rules::dkim::DkimKeyState::Active,
+                public_key: "MIIB".into(),
+                created_at: chrono::DateTime::UNIX_EPOCH,
+                activated_at: None,
+                retired_at: None,
+            }],
             address_count: 0,
             created_at: chrono::DateTime::UNIX_EPOCH,
             verified_at: None,
@@ -443,7 +449,7 @@ pub(crate) mod tests {
                     "v=spf1 mx include:_spf.mailadmin.example ~all"
                 ),
                 (
-                    "mailadmin._domainkey.acme.example",
+                    "ma20261206._domainkey.acme.example",
                     "v=DKIM1; k=rsa; p=MIIB"
                 ),
                 (

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod billing;
 pub mod credit;
 pub mod delivery;
+pub mod dkim;
 pub mod domains;
 pub mod error;
 pub mod groups;

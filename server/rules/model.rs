@@ -242,9 +242,8 @@ pub struct Domain {
     pub display_name: String,
     pub state: DomainState,
     pub verification_token: String,
-    pub dkim_selector: String,
-    /// Base64 DER SubjectPublicKeyInfo.
-    pub dkim_public_key: String,
+    /// Every DKIM key, oldest first, retired ones included.
+    pub dkim_keys: Vec<super::dkim::DkimKey>,
     pub address_count: u32,
     pub created_at: DateTime<Utc>,
     pub verified_at: Option<DateTime<Utc>>,

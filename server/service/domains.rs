@@ -3,12 +3,12 @@
 //! records to publish and their checks; and where new addresses may live.
 
 use super::App;
-use crate::dkim;
 use crate::dns::DnsError;
 use crate::rules::address::{AddressHome, EmailAddress, normalize_domain};
 use crate::rules::audit::audit;
+use crate::rules::dkim::DkimAlgorithm;
 use crate::rules::domains::{
-    self, CheckOutcome, DKIM_SELECTOR, Provider, check_claim, check_mx, check_ownership, check_txt,
+    self, CheckOutcome, Provider, check_claim, check_mx, check_ownership, check_txt,
     ownership_record,
 };
 use crate::rules::model::{
@@ -25,11 +25,11 @@ impl App {
         principal: &Principal,
         organization_id: i64,
         name: String,
+        dkim_algorithm: DkimAlgorithm,
     ) -> DomainResult<Domain> {
         let name = normalize_domain("name", &name)?;
         self.provider().check_claimable("name", &name)?;
         let organization_id = principal.scope_organization(organization_id)?;
-        let key = dkim::generate().await?;
         let now = self.now();
         let tx = self.store().write().await?;
         let organization = tx
@@ -52,13 +52,11 @@ impl App {
                     name: &name,
                     display: &display_name,
                     verification_token: &secrets::new_secret("")[..32],
-                    dkim_selector: DKIM_SELECTOR,
-                    dkim_private_key: &key.private_pem,
-                    dkim_public_key: &key.public_base64,
                 },
                 now,
             )
             .await?;
+        let key = self.add_dkim_key(&tx, &domain, dkim_algorithm, now).await?;
         tx.record(
             audit(
                 principal,
@@ -66,10 +64,15 @@ impl App {
                 "domain.add",
                 format!("domain:{}", domain.id),
             )
-            .details(format!("name={name}")),
+            .details(format!(
+                "name={name} dkim_selector={} dkim_algorithm={}",
+                key.selector,
+                dkim_algorithm.as_str()
+            )),
             now,
         )
         .await?;
+        let domain = self.authorize_domain(&tx, principal, domain.id).await?;
         tx.commit().await?;
         Ok(domain)
     }
@@ -310,7 +313,8 @@ impl App {
         tx.commit().await
     }
 
-    /// Checks every record the domain should publish, in DNS, now.
+    /// Checks every record the domain should publish, in DNS, now; a
+    /// PENDING DKIM key found published takes over signing.
     pub async fn check_domain_records(
         &self,
         principal: &Principal,
@@ -318,6 +322,7 @@ impl App {
     ) -> DomainResult<Vec<RecordCheck>> {
         let domain = self.get_domain(principal, domain_id).await?;
         let mut checks = Vec::new();
+        let mut dkim = Some(self.check_dkim_keys(&principal.actor(), &domain).await?);
         for expected in self.records(&domain) {
             let check = match expected.purpose {
                 RecordPurpose::Ownership => {
@@ -339,7 +344,12 @@ impl App {
                     let found = self.dns().mx(&domain.name).await.map_err(dns_unavailable)?;
                     check_mx(expected, &self.settings().mx_hosts, &found)
                 }
-                RecordPurpose::Spf | RecordPurpose::Dkim | RecordPurpose::Dmarc => {
+                RecordPurpose::Dkim => {
+                    // Checked above, one per published key, in record order.
+                    checks.extend(dkim.take().unwrap_or_default());
+                    continue;
+                }
+                RecordPurpose::Spf | RecordPurpose::Dmarc => {
                     let found = self
                         .dns()
                         .txt(&expected.name)
@@ -481,6 +491,6 @@ impl App {
     }
 }
 
-fn dns_unavailable(error: DnsError) -> DomainError {
+pub(crate) fn dns_unavailable(error: DnsError) -> DomainError {
     DomainError::unavailable(Dependency::Dns, error)
 }

@@ -2,12 +2,13 @@
 //! `store/`, asks `rules/` for a decision, writes it in one transaction
 //! (which refreshes the routing snapshot on commit) with its audit event.
 //! `App` holds what they share: the store, the clock, the settings, the
-//! DNS resolver and the sign-in throttles.
+//! DNS resolver, the server key file and the sign-in throttles.
 
 mod accounts;
 mod aliases;
 mod credit;
 mod delivery;
+mod dkim;
 mod domains;
 mod groups;
 mod organizations;
@@ -19,10 +20,12 @@ mod throttle;
 mod tokens;
 
 pub(crate) use accounts::Access;
+pub use dkim::{Resealed, SigningKey, SigningKeys};
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dns::DnsResolver;
+use crate::keyring::Keyring;
 use crate::snapshot::RoutingTable;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
@@ -38,6 +41,8 @@ pub struct App {
     clock: Arc<dyn Clock>,
     settings: Arc<Settings>,
     dns: DnsResolver,
+    /// The server key file: seals and opens DKIM private keys.
+    keyring: Arc<Keyring>,
     /// Failed sign-ins (Login and Authenticate) per login; failed
     /// Authenticate calls per client address (`signin`).
     login_throttle: Arc<throttle::Throttle>,
@@ -58,6 +63,7 @@ impl App {
         clock: Arc<dyn Clock>,
         settings: Arc<Settings>,
         dns: DnsResolver,
+        keyring: Arc<Keyring>,
     ) -> Self {
         App {
             snapshot: store.snapshot(),
@@ -65,6 +71,7 @@ impl App {
             clock,
             settings,
             dns,
+            keyring,
             login_throttle: Arc::new(throttle::Throttle::new(LOGIN_FAILURES, THROTTLE_WINDOW)),
             address_throttle: Arc::new(throttle::Throttle::new(ADDRESS_FAILURES, THROTTLE_WINDOW)),
         }

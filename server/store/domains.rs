@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 impl Tx {
+    /// A new claim, without DKIM keys yet.
     pub async fn insert_domain(
         &self,
         row: NewDomainRow<'_>,
@@ -27,9 +28,6 @@ impl Tx {
             display: Set(row.display.to_string()),
             state: Set(DomainState::Pending.as_str().to_string()),
             verification_token: Set(row.verification_token.to_string()),
-            dkim_selector: Set(row.dkim_selector.to_string()),
-            dkim_private_key: Set(row.dkim_private_key.to_string()),
-            dkim_public_key: Set(row.dkim_public_key.to_string()),
             created_at: Set(to_millis(now)),
             verified_at: Set(None),
             activated_at: Set(None),
@@ -75,6 +73,7 @@ impl Tx {
             .map_err(db_err)?;
         let mut domain = domain_from(row, count)?;
         domain.alias_domain_ids = aliases;
+        domain.dkim_keys = self.dkim_keys(domain.id).await?;
         Ok(domain)
     }
 
@@ -280,6 +279,7 @@ impl Tx {
 
     pub async fn delete_domain(&self, id: i64) -> DomainResult<()> {
         self.touch_domain(id).await?;
+        self.delete_dkim_keys(id).await?;
         domains::Entity::delete_by_id(id)
             .exec(&self.txn)
             .await
@@ -320,9 +320,6 @@ pub struct NewDomainRow<'a> {
     pub name: &'a str,
     pub display: &'a str,
     pub verification_token: &'a str,
-    pub dkim_selector: &'a str,
-    pub dkim_private_key: &'a str,
-    pub dkim_public_key: &'a str,
 }
 
 fn domain_from(row: domains::Model, address_count: u32) -> DomainResult<Domain> {
@@ -334,8 +331,7 @@ fn domain_from(row: domains::Model, address_count: u32) -> DomainResult<Domain> 
         name: row.name,
         display_name: row.display,
         verification_token: row.verification_token,
-        dkim_selector: row.dkim_selector,
-        dkim_public_key: row.dkim_public_key,
+        dkim_keys: Vec::new(),
         address_count,
         created_at: from_millis(row.created_at),
         verified_at: row.verified_at.map(from_millis),

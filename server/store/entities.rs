@@ -231,14 +231,33 @@ pub mod domains {
         pub display: String,
         pub state: String,
         pub verification_token: String,
-        pub dkim_selector: String,
-        pub dkim_private_key: String,
-        pub dkim_public_key: String,
         pub created_at: i64,
         pub verified_at: Option<i64>,
         pub activated_at: Option<i64>,
         pub catch_all_user_id: Option<i64>,
         pub alias_of_domain_id: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod dkim_keys {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dkim_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub domain_id: i64,
+        pub selector: String,
+        pub algorithm: String,
+        pub state: String,
+        pub public_key: String,
+        /// Sealed (see `key_id`); plain PEM only while `key_id` is NULL.
+        pub private_key: String,
+        pub key_id: Option<String>,
+        pub created_at: i64,
+        pub activated_at: Option<i64>,
+        pub retired_at: Option<i64>,
     }
     no_relations!();
 }

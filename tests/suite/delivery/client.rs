@@ -148,6 +148,13 @@ impl DeliveryService for LateControlPlane {
     ) -> Result<tonic::Response<Self::WatchAccountEventsStream>, tonic::Status> {
         Err(tonic::Status::unimplemented("not in this stand-in"))
     }
+
+    async fn get_signing_keys(
+        &self,
+        _: tonic::Request<pb::GetSigningKeysRequest>,
+    ) -> Result<tonic::Response<pb::GetSigningKeysResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not in this stand-in"))
+    }
 }
 
 /// Serves [`LateControlPlane`] on loopback; the client's URL.

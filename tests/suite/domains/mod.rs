@@ -74,6 +74,7 @@ async fn add(
         .add_domain(pb::AddDomainRequest {
             organization_id,
             name: name.to_string(),
+            ..Default::default()
         })
         .await
 }

@@ -21,6 +21,7 @@ impl TestServer {
             .add_domain(pb::AddDomainRequest {
                 organization_id: 0,
                 name: name.to_string(),
+                ..Default::default()
             })
             .await)
         .domain

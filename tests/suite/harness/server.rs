@@ -73,6 +73,8 @@ pub struct TestServer {
     running: Option<RunningServer>,
     pg: Option<PgDatabase>,
     _dir: Option<tempfile::TempDir>,
+    /// Holds the server key file.
+    _keys: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -96,6 +98,8 @@ impl TestServer {
         let clock = ManualClock::starting_at(start_instant());
         let mut settings = Settings::new(database_url);
         settings.shutdown_grace = Duration::from_secs(10);
+        let keys = tempfile::tempdir().expect("a directory for the key file");
+        settings.key_file = keys.path().join("server.key");
         configure(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -134,6 +138,7 @@ impl TestServer {
             running: Some(running),
             pg,
             _dir: dir,
+            _keys: keys,
         })
     }
 
