@@ -34,6 +34,8 @@ mod dns;
 mod domains;
 #[path = "suite/groups.rs"]
 mod groups;
+#[path = "suite/keys_at_rest.rs"]
+mod keys_at_rest;
 #[path = "suite/organizations.rs"]
 mod organizations;
 #[path = "suite/passwords.rs"]

@@ -5,7 +5,8 @@ use crate::harness::*;
 use mailadmin_client::pb;
 use tonic::Code;
 
-async fn events(client: &Client, organization_id: i64) -> Vec<pb::AuditEvent> {
+/// Every audit event of the organization, newest first.
+pub(crate) async fn events(client: &Client, organization_id: i64) -> Vec<pb::AuditEvent> {
     let mut client = client.clone();
     let mut found = Vec::new();
     let mut page_token = String::new();

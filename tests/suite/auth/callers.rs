@@ -24,6 +24,8 @@ pub(super) const OPERATOR: &[Caller] = &[Caller::Operator];
 pub(super) const ADMINS: &[Caller] = &[Caller::Operator, Caller::OrgAdmin];
 pub(super) const ACCOUNT: &[Caller] = &[Caller::Operator, Caller::OrgAdmin, Caller::User];
 pub(super) const MAIL_SERVERS: &[Caller] = &[Caller::Operator, Caller::Delivery];
+/// Private keys: the signing MTA's token only, not even an operator's.
+pub(super) const SIGNING: &[Caller] = &[Caller::Delivery];
 
 pub(super) type Call = Box<dyn Fn(Client) -> BoxFuture<'static, Result<(), Status>> + Send + Sync>;
 pub(super) type DomainCall =

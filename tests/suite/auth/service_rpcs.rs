@@ -3,8 +3,8 @@
 //! request (docs/rules.md, "Role matrix").
 
 use super::callers::{
-    ADMINS, BillingCall, Caller, DeliveryCall, DomainCall, MAIL_SERVERS, OPERATOR, billing_call,
-    delivery_call, domain_call,
+    ADMINS, BillingCall, Caller, DeliveryCall, DomainCall, MAIL_SERVERS, OPERATOR, SIGNING,
+    billing_call, delivery_call, domain_call,
 };
 use crate::harness::*;
 use mailadmin_client::pb;
@@ -111,6 +111,14 @@ pub(super) fn delivery_rpc_table() -> Vec<(&'static str, &'static [Caller], Deli
                         None => Err(Status::internal("the test expected the current version")),
                     }
                 })
+            }),
+        ),
+        (
+            "GetSigningKeys",
+            SIGNING,
+            delivery_call(|mut c| async move {
+                c.get_signing_keys(pb::GetSigningKeysRequest::default())
+                    .await
             }),
         ),
     ]
@@ -269,6 +277,27 @@ pub(super) fn domain_rpc_table() -> Vec<(&'static str, &'static [Caller], Domain
             domain_call(|mut c| async move {
                 c.remove_domain_alias(pb::RemoveDomainAliasRequest::default())
                     .await
+            }),
+        ),
+        (
+            "RotateDkimKey",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.rotate_dkim_key(pb::RotateDkimKeyRequest::default()).await
+            }),
+        ),
+        (
+            "ListDkimKeys",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.list_dkim_keys(pb::ListDkimKeysRequest::default()).await
+            }),
+        ),
+        (
+            "RetireDkimKey",
+            ADMINS,
+            domain_call(|mut c| async move {
+                c.retire_dkim_key(pb::RetireDkimKeyRequest::default()).await
             }),
         ),
     ]

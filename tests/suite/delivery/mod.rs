@@ -12,6 +12,7 @@ mod failover;
 mod freshness;
 mod replicas;
 mod senders;
+mod signing_keys;
 mod unreachable;
 mod verdicts;
 mod versions;

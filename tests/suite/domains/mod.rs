@@ -7,6 +7,7 @@
 mod activation;
 mod catch_all;
 mod claims;
+pub(crate) mod dkim;
 mod domain_aliases;
 mod records;
 mod tenancy;

@@ -68,6 +68,30 @@ async fn other_organizations_domains_are_not_found(s: &TestServer, dns: &TestDns
                 .await
                 .map(|_| ()),
             ),
+            (
+                "RotateDkimKey",
+                bc.rotate_dkim_key(pb::RotateDkimKeyRequest {
+                    domain_id,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+            (
+                "ListDkimKeys",
+                bc.list_dkim_keys(pb::ListDkimKeysRequest { domain_id })
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "RetireDkimKey",
+                bc.retire_dkim_key(pb::RetireDkimKeyRequest {
+                    domain_id,
+                    selector: "ma20261206".into(),
+                })
+                .await
+                .map(|_| ()),
+            ),
         ];
         for (name, result) in results {
             if let Err(e) = check_code(result, Code::NotFound) {
@@ -92,6 +116,16 @@ async fn other_organizations_domains_are_not_found(s: &TestServer, dns: &TestDns
 
     // Untouched, and B cannot claim A's verified domain.
     assert_eq!(state_of(&s.get_domain(&a, id).await), DomainState::Verified);
+    let keys = ok(s
+        .domains(&a)
+        .list_dkim_keys(pb::ListDkimKeysRequest { domain_id: id })
+        .await)
+    .keys;
+    assert_eq!(
+        keys.len(),
+        1,
+        "B rotated or retired none of A's keys: {keys:?}"
+    );
     assert_code_in(
         add(&bc, 0, "alpha.example").await,
         &[Code::FailedPrecondition, Code::AlreadyExists],

@@ -93,6 +93,16 @@ impl TestServer {
         configure: impl FnOnce(&mut Settings),
     ) -> Option<TestServer> {
         let database = FreshDatabase::create(backend).await?;
+        Some(Self::start_on(database, backend, configure).await)
+    }
+
+    /// [`TestServer::start_with`] on a database the test prepared (an
+    /// older schema, rows written the way an earlier version did).
+    pub async fn start_on(
+        database: FreshDatabase,
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let (database_url, dir, pg) = (database.url, database.dir, database.pg);
 
         let clock = ManualClock::starting_at(start_instant());
@@ -129,7 +139,7 @@ impl TestServer {
             .connect()
             .await
             .expect("connecting to the test server");
-        Some(TestServer {
+        TestServer {
             clock,
             addr,
             operator_token,
@@ -139,7 +149,7 @@ impl TestServer {
             pg,
             _dir: dir,
             _keys: keys,
-        })
+        }
     }
 
     /// Stops the server (gracefully), keeping its database: the control
@@ -154,6 +164,11 @@ impl TestServer {
 
     /// Starts the stopped server again, on the same address and database.
     pub async fn restart(&mut self) {
+        self.try_restart().await.expect("restarting the server");
+    }
+
+    /// [`TestServer::restart`], returning why the server refused to start.
+    pub async fn try_restart(&mut self) -> anyhow::Result<()> {
         assert!(self.running.is_none(), "the server is still running");
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
@@ -163,9 +178,19 @@ impl TestServer {
             Arc::new(self.clock.clone()),
             listener,
         )
-        .await
-        .expect("restarting the server");
+        .await?;
         self.running = Some(running);
+        Ok(())
+    }
+
+    /// The settings the next [`TestServer::restart`] uses.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        assert!(self.running.is_none(), "stop the server first");
+        &mut self.settings
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Stops the server (if the test has not) and drops the PostgreSQL
