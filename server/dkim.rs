@@ -48,9 +48,14 @@ fn rsa_2048() -> DomainResult<GeneratedKey> {
 
 fn ed25519() -> DomainResult<GeneratedKey> {
     let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
-    let private_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| DomainError::internal(format!("pkcs8: {e}")))?;
+    // PKCS#8 v1, the seed alone (as `openssl genpkey` writes it): OpenSSL
+    // 3.0, under OpenDKIM, does not read the v2 form with the public key.
+    let private_pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| DomainError::internal(format!("pkcs8: {e}")))?;
     // RFC 8463 §4.2: p= is the bare 32-byte public key, not an SPKI.
     Ok(GeneratedKey {
         private_pem: Zeroizing::new(private_pem.to_string()),

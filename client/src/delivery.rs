@@ -483,6 +483,33 @@ impl DeliveryClient {
             Err(_) => None,
         }
     }
+
+    /// The signing keys (`GetSigningKeys`): the ACTIVE DKIM key of every
+    /// ACTIVE domain, or of `domains` only. Pass the version of the copy
+    /// you hold (0 for none): while nothing changed the answer is
+    /// `unchanged` and carries no key. Needs a token of role DELIVERY.
+    /// A replica that does not answer in time is a `DEADLINE_EXCEEDED`.
+    pub async fn signing_keys(
+        &self,
+        domains: &[String],
+        known_version: u64,
+    ) -> Result<pb::GetSigningKeysResponse, Status> {
+        self.replicas
+            .call("GetSigningKeys", Retry::Idempotent, |mut stub, left| {
+                let request = pb::GetSigningKeysRequest {
+                    domains: domains.to_vec(),
+                    known_version,
+                };
+                async move { stub.get_signing_keys(with_deadline(request, left)).await }
+            })
+            .await
+            .map_err(|failure| match failure {
+                Failure::Status(status) => status,
+                Failure::Timeout(timeout) => {
+                    Status::deadline_exceeded(format!("no answer within {timeout:?}"))
+                }
+            })
+    }
 }
 
 /// `message` as a request that tells the server the time it has left

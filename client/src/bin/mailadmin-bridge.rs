@@ -1,10 +1,12 @@
 //! `mailadmin-bridge`: lets an unmodified Postfix ask mailadmin about
 //! recipients and senders. It serves Postfix's socketmap tables and policy
 //! delegation on TCP or Unix sockets and answers each question with the
-//! control plane's `DeliveryService`, using a token of role `delivery`.
+//! control plane's `DeliveryService`, using a token of role `delivery`;
+//! and it keeps OpenDKIM's signing-key tables current (`--opendkim-dir`).
 //! See the README, "Running it with Postfix and Dovecot", for the `main.cf` lines.
 
 use clap::Parser;
+use mailadmin_client::bridge::opendkim::{self, OpenDkimTables};
 use mailadmin_client::bridge::{ListenAddr, Listener, Lookups, policy, socketmap};
 use mailadmin_client::{DeliveryClient, LogReplicaHealth, Verdict, VerdictCache};
 use std::path::PathBuf;
@@ -82,6 +84,24 @@ struct Args {
     #[arg(long, env = "MAILADMIN_BRIDGE_POLICY", value_delimiter = ',')]
     policy: Vec<ListenAddr>,
 
+    /// Keep OpenDKIM's KeyTable, SigningTable and key files for every
+    /// ACTIVE domain's signing key in this directory (absolute path; RSA
+    /// keys in KeyTable/SigningTable, Ed25519 keys in the `.ed25519`
+    /// pair). Run the bridge as the user OpenDKIM runs as: key files are 0600.
+    #[arg(long, env = "MAILADMIN_BRIDGE_OPENDKIM_DIR")]
+    opendkim_dir: Option<PathBuf>,
+
+    /// How often to ask for changed signing keys, in seconds (an unchanged
+    /// answer carries no key).
+    #[arg(long, env = "MAILADMIN_BRIDGE_SIGNING_KEYS_INTERVAL_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    signing_keys_interval_seconds: u64,
+
+    /// A command (`sh -c`) run after the signing keys changed on disk, e.g.
+    /// `pkill -USR1 -x opendkim` so OpenDKIM reads its tables again.
+    #[arg(long, env = "MAILADMIN_BRIDGE_OPENDKIM_ON_CHANGE")]
+    opendkim_on_change: Option<String>,
+
     /// Check that every replica answers with this token, then exit: 0 when
     /// they all do, 1 when one does not.
     #[arg(long)]
@@ -136,8 +156,8 @@ async fn run(args: Args) -> Result<(), String> {
         .watch_directory(args.cache_ttl_ms > 0)
         .build()
         .map_err(|e| e.to_string())?;
-    if args.socketmap.is_empty() && args.policy.is_empty() {
-        return Err("nothing to serve: give --socketmap and/or --policy".into());
+    if args.socketmap.is_empty() && args.policy.is_empty() && args.opendkim_dir.is_none() {
+        return Err("nothing to do: give --socketmap, --policy and/or --opendkim-dir".into());
     }
     let mut lookups = match args.cache_ttl_ms {
         0 => Lookups::new(client.clone()),
@@ -165,6 +185,17 @@ async fn run(args: Args) -> Result<(), String> {
             listener.local_addr().map_err(|e| e.to_string())?
         );
         tasks.spawn(policy::serve(listener, lookups.clone()));
+    }
+    if let Some(dir) = &args.opendkim_dir {
+        let tables = OpenDkimTables::new(dir)
+            .map_err(|e| format!("--opendkim-dir {}: {e}", dir.display()))?;
+        tracing::info!("OpenDKIM tables in {}", dir.display());
+        tasks.spawn(opendkim::follow(
+            client.clone(),
+            tables,
+            Duration::from_secs(args.signing_keys_interval_seconds),
+            args.opendkim_on_change.clone(),
+        ));
     }
     shutdown_signal().await;
     tracing::info!("stopping");

@@ -3,7 +3,8 @@
 //! ([`socketmap`], over the maps in [`maps`]) and its policy delegation
 //! ([`policy`]), each answered through a [`crate::DeliveryClient`], on TCP
 //! or Unix sockets ([`Listener`]); and Dovecot's checkpassword interface
-//! ([`checkpassword`], for `mailadmin-checkpassword`).
+//! ([`checkpassword`], for `mailadmin-checkpassword`); and the signing
+//! keys written as OpenDKIM's tables ([`opendkim`]).
 //!
 //! The rule they share with the client: when the control plane cannot
 //! answer, the mail server is told to try again later (socketmap `TEMP`,
@@ -13,6 +14,7 @@ pub mod checkpassword;
 pub mod listener;
 pub mod maps;
 pub mod netstring;
+pub mod opendkim;
 pub mod policy;
 pub mod socketmap;
 

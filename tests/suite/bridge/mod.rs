@@ -9,6 +9,7 @@ mod cache;
 mod coalescing;
 mod dovecot;
 mod edges;
+mod opendkim;
 mod policy;
 mod postfix;
 mod socketmap;
