@@ -34,11 +34,17 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
     /// Address to listen on for gRPC.
-    #[arg(long, env = "MAILADMIN_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
     pub listen: SocketAddr,
     /// Database: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://…`.
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_DATABASE_URL",
         default_value = "sqlite://mailadmin.db?mode=rwc"
     )]
@@ -46,6 +52,7 @@ pub struct Options {
     /// The provider's own mail domains (comma-separated).
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_PROVIDER_DOMAINS",
         default_value = "mailadmin.example",
         value_delimiter = ','
@@ -54,6 +61,7 @@ pub struct Options {
     /// Where the first start writes the operator token (owner-only file).
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_OPERATOR_TOKEN_FILE",
         default_value = "mailadmin-operator.token"
     )]
@@ -61,64 +69,98 @@ pub struct Options {
     /// The server key file, which encrypts DKIM private keys in the
     /// database. Created (mode 0600) on first start; refused when group or
     /// others may read it. Back it up with the database.
-    #[arg(long, env = "MAILADMIN_KEY_FILE", default_value = "mailadmin.key")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_KEY_FILE",
+        default_value = "mailadmin.key"
+    )]
     pub key_file: PathBuf,
     /// How often PENDING DKIM keys are looked up in DNS, in seconds (0:
     /// only when an admin calls CheckDomainRecords).
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_DKIM_CHECK_INTERVAL_SECONDS",
         default_value_t = 600
     )]
     pub dkim_check_interval_seconds: u64,
     /// How long a token from Login stays valid, in seconds.
-    #[arg(long, env = "MAILADMIN_SESSION_TTL_SECONDS", default_value_t = 12 * 3600)]
+    #[arg(long, global = true, env = "MAILADMIN_SESSION_TTL_SECONDS", default_value_t = 12 * 3600)]
     pub session_ttl_seconds: u64,
     /// DNS server for ownership and record checks (`IP:PORT`); the system
     /// resolver when unset.
-    #[arg(long, env = "MAILADMIN_DNS_SERVER")]
+    #[arg(long, global = true, env = "MAILADMIN_DNS_SERVER")]
     pub dns_server: Option<SocketAddr>,
     /// DNS query timeout, in milliseconds (at most 3000).
-    #[arg(long, env = "MAILADMIN_DNS_TIMEOUT_MS", default_value_t = 3000)]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_DNS_TIMEOUT_MS",
+        default_value_t = 3000
+    )]
     pub dns_timeout_ms: u64,
     /// The provider's MX hosts, which an ACTIVE domain's MX must point at
     /// (comma-separated).
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_MX_HOSTS",
         default_value = "mx1.mailadmin.example",
         value_delimiter = ','
     )]
     pub mx_hosts: Vec<String>,
     /// A charge that takes the credit below this (EUR) notifies the admin.
-    #[arg(long, env = "MAILADMIN_LOW_BALANCE_THRESHOLD", default_value = "20.00")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_LOW_BALANCE_THRESHOLD",
+        default_value = "20.00"
+    )]
     pub low_balance_threshold: String,
     /// How often the server runs renewals by itself, in seconds (0: never;
     /// operators can still call RunRenewals).
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_RENEWAL_INTERVAL_SECONDS",
         default_value_t = 3600
     )]
     pub renewal_interval_seconds: u64,
     /// Accounts renewed per transaction.
-    #[arg(long, env = "MAILADMIN_RENEWAL_BATCH_SIZE", default_value_t = 500)]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_RENEWAL_BATCH_SIZE",
+        default_value_t = 500
+    )]
     pub renewal_batch_size: u64,
     /// Pause between renewal batches, in milliseconds, to spread the
     /// database load of a large run.
-    #[arg(long, env = "MAILADMIN_RENEWAL_BATCH_PAUSE_MS", default_value_t = 0)]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_RENEWAL_BATCH_PAUSE_MS",
+        default_value_t = 0
+    )]
     pub renewal_batch_pause_ms: u64,
     /// How long account events (WatchAccountEvents) are kept, in days: a
     /// watcher away for longer must resync from a full listing.
     #[arg(
         long,
+        global = true,
         env = "MAILADMIN_ACCOUNT_EVENT_RETENTION_DAYS",
         default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..=3650)
     )]
     pub account_event_retention_days: u64,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "MAILADMIN_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_LOG_FORMAT",
+        default_value = "text"
+    )]
     pub log_format: String,
 }
 
