@@ -26,6 +26,8 @@ mod billing;
 mod bridge;
 #[path = "suite/crash.rs"]
 mod crash;
+#[path = "suite/create_options.rs"]
+mod create_options;
 #[path = "suite/delivery/mod.rs"]
 mod delivery;
 #[path = "suite/dns.rs"]

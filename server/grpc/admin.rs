@@ -13,7 +13,7 @@ use crate::rules::model::{NewToken, UserFilter};
 use crate::rules::paging::Page;
 use crate::rules::tokens::TokenInput;
 use crate::rules::validate;
-use crate::service::App;
+use crate::service::{App, NewUser};
 use mailadmin_client::pb;
 use tonic::{Request, Response, Status};
 
@@ -189,13 +189,24 @@ impl AdminService for AdminApi {
             organization_id: org,
             account,
             request_id: rid,
+            validate_only,
+            aliases,
         } = request.into_inner();
-        let org = organization_id(org)?;
-        let account = new_account("account", account)?;
-        let rid = request_id(rid)?;
-        let user = self.app.create_user(&principal, org, account, rid).await?;
+        let new = NewUser {
+            organization_id: organization_id(org)?,
+            account: new_account("account", account)?,
+            aliases: aliases
+                .iter()
+                .enumerate()
+                .map(|(i, a)| EmailAddress::parse(&format!("aliases[{i}]"), a))
+                .collect::<Result<_, _>>()?,
+            request_id: request_id(rid)?,
+        };
+        let created = self.app.create_user(&principal, new, validate_only).await?;
         Ok(Response::new(pb::CreateUserResponse {
-            user: Some(convert::user(user)),
+            user: Some(convert::user(created.user)),
+            charged: Some(convert::money(created.charged)),
+            already_created: created.already_created,
         }))
     }
 

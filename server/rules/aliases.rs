@@ -44,6 +44,22 @@ pub fn check_new_alias(
     Ok(())
 }
 
+/// An error about the `index`th alias of a CreateUser, named as the
+/// request names it: `aliases[i]`, and `aliases` for the plan's limit.
+pub fn at_alias(error: DomainError, index: usize) -> DomainError {
+    match error {
+        DomainError::Invalid { reason, .. } => DomainError::Invalid {
+            field: format!("aliases[{index}]"),
+            reason,
+        },
+        DomainError::FailedPrecondition(reason) => DomainError::Invalid {
+            field: "aliases".to_string(),
+            reason,
+        },
+        other => other,
+    }
+}
+
 /// The primary address stays; an address on a provider domain can never be
 /// deleted or given to anyone else (docs/rules.md, "Provider domains").
 pub fn check_deletable(address: &AccountAddress, on_provider_domain: bool) -> DomainResult<()> {

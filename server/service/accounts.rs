@@ -3,23 +3,62 @@
 
 use super::App;
 use crate::rules::accounts::{self, NewAccountFacts, StateRequest, require_not_deleted};
+use crate::rules::address::EmailAddress;
+use crate::rules::aliases;
 use crate::rules::audit::audit;
 use crate::rules::model::{
     AccountEventKind, AccountState, AuditEvent, NewAccount, ProfileUpdate, User, UserFilter,
 };
+use crate::rules::money::Money;
 use crate::rules::paging::{Page, Paged};
 use crate::rules::{DomainError, DomainResult, Kind, Principal, Role};
 use crate::secrets;
 use crate::store::Tx;
 
+/// A CreateUser request, parsed.
+pub struct NewUser {
+    pub organization_id: i64,
+    pub account: NewAccount,
+    /// Created with the account, in order.
+    pub aliases: Vec<EmailAddress>,
+    pub request_id: Option<String>,
+}
+
+/// What CreateUser did (or, validating only, would do).
+pub struct Created {
+    pub user: User,
+    /// The first period of a paid plan; zero otherwise.
+    pub charged: Money,
+    /// The request id was used before: `user` is what that call created.
+    pub already_created: bool,
+}
+
+impl Created {
+    fn before(user: User) -> Created {
+        Created {
+            user,
+            charged: Money::ZERO,
+            already_created: true,
+        }
+    }
+}
+
 impl App {
+    /// Creates an account with its aliases and charges its first period,
+    /// in one transaction; or, `validate_only`, checks all of it and rolls
+    /// it back (docs/rules.md, "Validate only").
     pub async fn create_user(
         &self,
         principal: &Principal,
-        organization_id: i64,
-        account: NewAccount,
-        request_id: Option<String>,
-    ) -> DomainResult<User> {
+        new: NewUser,
+        validate_only: bool,
+    ) -> DomainResult<Created> {
+        let NewUser {
+            organization_id,
+            account,
+            aliases,
+            request_id,
+        } = new;
         let organization_id = principal.scope_organization(organization_id)?;
         if let Some(request_id) = &request_id {
             let tx = self.store().read().await?;
@@ -29,10 +68,14 @@ impl App {
                 .find_user_by_request_id(organization_id, request_id)
                 .await?
             {
-                return Ok(first);
+                return Ok(Created::before(first));
             }
         }
-        let hash = secrets::hash_password(account.password.expose().to_string()).await?;
+        let hash = if validate_only {
+            String::new()
+        } else {
+            secrets::hash_password(account.password.expose().to_string()).await?
+        };
         let now = self.now();
         let tx = self.store().write().await?;
         let organization = tx
@@ -49,7 +92,7 @@ impl App {
                 .find_user_by_request_id(organization_id, request_id)
                 .await?
             {
-                return Ok(first);
+                return Ok(Created::before(first));
             }
         }
         let facts = NewAccountFacts {
@@ -72,8 +115,6 @@ impl App {
             )
             .await?;
         let plan_terms = tx.plan_terms(account.plan).await?;
-        self.charge_first_period(&tx, principal, &user, &plan_terms, now)
-            .await?;
         tx.record_account_event(
             organization_id,
             user.id,
@@ -98,14 +139,36 @@ impl App {
             now,
         )
         .await?;
+        for (index, address) in aliases.iter().enumerate() {
+            self.insert_alias_checked(&tx, principal, &user, address, now)
+                .await
+                .map_err(|e| aliases::at_alias(e, index))?;
+        }
+        self.charge_first_period(&tx, principal, &user, &plan_terms, now)
+            .await?;
         // Re-read: charging the first period set the paid period.
-        let user = tx
+        let mut user = tx
             .find_user(user.id)
             .await?
             .ok_or(DomainError::NotFound(Kind::User))?;
-        tx.commit().await?;
-        tracing::info!(user_id = user.id, organization_id, "account created");
-        Ok(user)
+        let charged = if plan_terms.plan.is_paid() {
+            Money::from_cents(plan_terms.price_cents)
+        } else {
+            Money::ZERO
+        };
+        if validate_only {
+            // Dropping the transaction rolls every write back.
+            drop(tx);
+            user.id = 0;
+        } else {
+            tx.commit().await?;
+            tracing::info!(user_id = user.id, organization_id, "account created");
+        }
+        Ok(Created {
+            user,
+            charged,
+            already_created: false,
+        })
     }
 
     pub async fn get_user(&self, principal: &Principal, user_id: i64) -> DomainResult<User> {

@@ -7,9 +7,11 @@ use crate::rules::accounts::require_not_deleted;
 use crate::rules::address::EmailAddress;
 use crate::rules::aliases::{self, NewAliasFacts};
 use crate::rules::audit::audit;
-use crate::rules::model::{AccountAddress, AccountEventKind};
+use crate::rules::model::{AccountAddress, AccountEventKind, User};
 use crate::rules::resolution::{self, Route};
 use crate::rules::{DomainError, DomainResult, Kind, Principal};
+use crate::store::Tx;
+use chrono::{DateTime, Utc};
 
 impl App {
     pub async fn add_alias(
@@ -23,20 +25,35 @@ impl App {
         let user = self
             .authorize_user(&tx, principal, user_id, Access::Manage)
             .await?;
-        require_not_deleted(&user)?;
+        let alias = self
+            .insert_alias_checked(&tx, principal, &user, &address, now)
+            .await?;
+        tx.commit().await?;
+        Ok(alias)
+    }
+
+    /// Checks `address` as a new alias of `user` against the rules, and
+    /// stores it with its account event and audit event, in `tx`.
+    pub(crate) async fn insert_alias_checked(
+        &self,
+        tx: &Tx,
+        principal: &Principal,
+        user: &User,
+        address: &EmailAddress,
+        now: DateTime<Utc>,
+    ) -> DomainResult<AccountAddress> {
+        require_not_deleted(user)?;
         let facts = NewAliasFacts {
-            home: self
-                .address_home(&tx, user.organization_id, &address)
-                .await?,
+            home: self.address_home(tx, user.organization_id, address).await?,
             terms: tx.plan_terms(user.plan).await?,
-            aliases: tx.count_aliases(user_id).await?,
+            aliases: tx.count_aliases(user.id).await?,
             address_taken: tx.address_taken(address.as_str()).await?,
         };
-        aliases::check_new_alias(&user, &address, &facts)?;
-        let alias = tx.insert_alias(&user, &address, now).await?;
+        aliases::check_new_alias(user, address, &facts)?;
+        let alias = tx.insert_alias(user, address, now).await?;
         tx.record_account_event(
             user.organization_id,
-            user_id,
+            user.id,
             AccountEventKind::AddressAdded,
             Some(alias.address.clone()),
             now,
@@ -47,13 +64,12 @@ impl App {
                 principal,
                 Some(user.organization_id),
                 "alias.add",
-                format!("user:{user_id}"),
+                format!("user:{}", user.id),
             )
             .details(format!("address={address}")),
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(alias)
     }
 

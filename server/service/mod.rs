@@ -20,6 +20,7 @@ mod throttle;
 mod tokens;
 
 pub(crate) use accounts::Access;
+pub use accounts::{Created, NewUser};
 pub use dkim::{Resealed, SigningKey, SigningKeys};
 
 use crate::clock::Clock;

@@ -11,6 +11,7 @@ fn create_request(organization_id: i64, account: pb::NewAccount) -> pb::CreateUs
         organization_id,
         account: Some(account),
         request_id: String::new(),
+        ..Default::default()
     }
 }
 
@@ -378,6 +379,7 @@ async fn bad_input_is_refused_and_changes_nothing(s: &TestServer) {
             organization_id: org.id,
             account: None,
             request_id: String::new(),
+            ..Default::default()
         })
         .await;
     if let Err(message) = check_invalid(missing, "account") {
@@ -415,6 +417,7 @@ async fn create_user_retry_is_idempotent(s: &TestServer) {
         organization_id: org.id,
         account: Some(new_account("erin", Plan::Free)),
         request_id: "create-erin-7f3a".into(),
+        ..Default::default()
     };
     let first = ok(admin.create_user(request.clone()).await).user.unwrap();
     let second = ok(admin.create_user(request.clone()).await).user.unwrap();
@@ -621,6 +624,7 @@ async fn concurrent_retries_with_one_request_id_create_one_account(s: &TestServe
         organization_id: org.id,
         account: Some(new_account("retrier", Plan::Free)),
         request_id: "retry-me-0042".into(),
+        ..Default::default()
     };
     let calls: Vec<_> = (0..4)
         .map(|_| {

@@ -214,6 +214,7 @@ async fn master_plan_limits_and_console(s: &TestServer) {
         organization_id: 0,
         account: Some(new_account(username, plan)),
         request_id: String::new(),
+        ..Default::default()
     };
 
     s.create_user(&admin, org.id, "free-1", Plan::Free).await;
@@ -347,6 +348,7 @@ async fn free_master_has_no_console(s: &TestServer) {
                 organization_id: 0,
                 account: Some(new_account("first-user", Plan::Free)),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await,
         Code::FailedPrecondition,
@@ -588,6 +590,7 @@ async fn other_organizations_objects_are_not_found(s: &TestServer) {
                 organization_id: b.id,
                 account: Some(new_account("intruder", Plan::Free)),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await,
     );

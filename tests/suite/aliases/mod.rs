@@ -150,6 +150,7 @@ async fn create_at(
             organization_id: org.id,
             account: Some(account),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
 }

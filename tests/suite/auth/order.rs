@@ -77,6 +77,7 @@ async fn checks_come_in_order(s: &TestServer) {
                 organization_id: 0,
                 account: Some(account),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await,
         "account.password",

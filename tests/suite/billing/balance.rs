@@ -81,6 +81,7 @@ async fn billing_reads_by_organization(s: &TestServer) {
                 organization_id: 0,
                 account: Some(new_account("anna", Plan::Entry)),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await,
         Code::FailedPrecondition,

@@ -163,6 +163,7 @@ async fn entry_accounts(org: &Org, count: usize) -> Vec<pb::User> {
                         organization_id: 0,
                         account: Some(new_account(&format!("user{i:02}"), Plan::Entry)),
                         request_id: String::new(),
+                        ..Default::default()
                     })
                     .await)
                 .user

@@ -270,6 +270,7 @@ async fn insufficient_credit_changes_nothing(s: &TestServer) {
                 organization_id: 0,
                 account: Some(new_account("bert", Plan::Pro)),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await,
         Code::FailedPrecondition,

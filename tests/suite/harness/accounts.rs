@@ -138,6 +138,7 @@ impl TestServer {
                 organization_id,
                 account: Some(new_account(username, plan)),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await)
         .user
@@ -162,6 +163,7 @@ impl TestServer {
                 organization_id: org.id,
                 account: Some(account),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await)
         .user

@@ -98,6 +98,7 @@ pub(super) async fn two_replicas(url: &str) {
             organization_id: org_id,
             account: Some(new_account("carol", Plan::Entry)),
             request_id: String::new(),
+            ..Default::default()
         })
         .await)
     .user

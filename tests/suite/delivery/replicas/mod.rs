@@ -145,5 +145,6 @@ fn free_user(org_id: i64, username: &str) -> pb::CreateUserRequest {
         organization_id: org_id,
         account: Some(new_account(username, Plan::Free)),
         request_id: String::new(),
+        ..Default::default()
     }
 }
