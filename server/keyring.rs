@@ -88,11 +88,23 @@ pub struct Keyring {
 impl Keyring {
     /// Reads the key file, or creates it (mode 0600, one new key) when it
     /// does not exist. Refused when group or others may read it.
+    /// Replicas starting together on one host agree on one file: the file
+    /// appears whole (written aside, then linked into place), and a start
+    /// that finds it already there reads it.
     pub fn open_or_create(path: &Path) -> Result<Keyring, KeyFileError> {
         if !path.exists() {
             let key = ServerKey::generate();
-            write_new(path, std::slice::from_ref(&key))?;
-            tracing::info!(path = %path.display(), key_id = %key.id, "created the server key file");
+            let aside = path.with_extension(format!("new-{:016x}", OsRng.next_u64()));
+            write_new(&aside, std::slice::from_ref(&key))?;
+            let linked = std::fs::hard_link(&aside, path);
+            let _ = std::fs::remove_file(&aside);
+            match linked {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), key_id = %key.id, "created the server key file")
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(path, e)),
+            }
         }
         Self::open(path)
     }
@@ -316,6 +328,19 @@ mod tests {
         let again = Keyring::open(&path).unwrap();
         assert_eq!(again.current_id(), new_id);
         assert!(again.holds(&old.key_id));
+    }
+
+    #[test]
+    fn starts_racing_to_create_the_file_agree_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let ids: Vec<String> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Keyring::open_or_create(&path).unwrap().current_id()))
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
     }
 
     #[test]

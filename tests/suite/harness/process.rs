@@ -41,6 +41,9 @@ impl ServerProcess {
             .arg(url)
             .arg("--operator-token-file")
             .arg(token_file)
+            // Replicas of one test share the directory, so the key file too.
+            .arg("--key-file")
+            .arg(dir.join("server.key"))
             .args(["--renewal-interval-seconds", "0"])
             .args(extra)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
