@@ -6,11 +6,18 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
     let files = proto_files(&proto_root.join("mailadmin/v1"))?;
-    let fds = protox::Compiler::new([&proto_root])?
+    let mut compiler = protox::Compiler::new([&proto_root])?;
+    compiler
         .include_imports(true)
         .include_source_info(true)
-        .open_files(&files)?
-        .file_descriptor_set();
+        .open_files(&files)?;
+    // For the CLI's JSON output (the proto's own JSON mapping, by reflection).
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("mailadmin_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+    let fds = compiler.file_descriptor_set();
     tonic_prost_build::configure()
         .build_server(false)
         .build_client(true)

@@ -24,6 +24,8 @@ mod auth;
 mod billing;
 #[path = "suite/bridge/mod.rs"]
 mod bridge;
+#[path = "suite/cli/mod.rs"]
+mod cli;
 #[path = "suite/crash.rs"]
 mod crash;
 #[path = "suite/create_options.rs"]

@@ -33,6 +33,11 @@ pub use replicas::{Freshness, Stamp};
 pub mod pb {
     tonic::include_proto!("mailadmin.v1");
 
+    /// The encoded `FileDescriptorSet` of `proto/` (with its imports), for
+    /// reflection: e.g. printing any message in the proto's JSON mapping.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/mailadmin_descriptor.bin"));
+
     /// Everything but the private key, so a logged key stays out of logs.
     impl std::fmt::Debug for SigningKey {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -198,7 +198,7 @@ impl AdminService for AdminApi {
             aliases: aliases
                 .iter()
                 .enumerate()
-                .map(|(i, a)| EmailAddress::parse(&format!("aliases[{i}]"), a))
+                .map(|(i, a)| EmailAddress::parse_new(&format!("aliases[{i}]"), a))
                 .collect::<Result<_, _>>()?,
             request_id: request_id(rid)?,
         };
@@ -450,10 +450,17 @@ impl AdminService for AdminApi {
         request: Request<pb::AddAliasRequest>,
     ) -> Reply<pb::AddAliasResponse> {
         let principal = principal(&request)?;
-        let pb::AddAliasRequest { user_id, address } = request.into_inner();
+        let pb::AddAliasRequest {
+            user_id,
+            address,
+            validate_only,
+        } = request.into_inner();
         let user_id = id("user_id", user_id)?;
         let address = EmailAddress::parse_new("address", &address)?;
-        let alias = self.app.add_alias(&principal, user_id, address).await?;
+        let alias = self
+            .app
+            .add_alias(&principal, user_id, address, validate_only)
+            .await?;
         let provider = self.app.is_provider_domain(&alias.domain);
         Ok(Response::new(pb::AddAliasResponse {
             alias: Some(convert::address(alias, provider)),

@@ -19,6 +19,7 @@ impl App {
         principal: &Principal,
         user_id: i64,
         address: EmailAddress,
+        validate_only: bool,
     ) -> DomainResult<AccountAddress> {
         let now = self.now();
         let tx = self.store().write().await?;
@@ -28,7 +29,12 @@ impl App {
         let alias = self
             .insert_alias_checked(&tx, principal, &user, &address, now)
             .await?;
-        tx.commit().await?;
+        if validate_only {
+            // Dropping the transaction rolls the alias back.
+            drop(tx);
+        } else {
+            tx.commit().await?;
+        }
         Ok(alias)
     }
 

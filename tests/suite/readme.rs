@@ -36,7 +36,7 @@ const HEADING: &str = "## Calling it with grpcurl";
 /// The block's address line, replaced by the test server's address.
 const ADDRESS_LINE: &str = "A=127.0.0.1:50051";
 /// The file the block reads the operator token from (the server's default).
-const TOKEN_FILE: &str = "mailadmin-operator.token";
+pub(crate) const TOKEN_FILE: &str = "mailadmin-operator.token";
 /// For the whole block. Generous: its `cargo run` may first have to build
 /// the example (a minute or more on a busy two-core machine).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -46,12 +46,12 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// `acme.example` — a [`TestDns`] with no records, not the system resolver,
 /// which may not answer at all here.
 pub struct Workdir {
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     dns: TestDns,
 }
 
 impl Workdir {
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
@@ -102,7 +102,7 @@ fn tools_present() -> bool {
 
 /// The body of the first ```` ```sh ```` block after the line `heading`,
 /// within that section.
-fn sh_block_under(markdown: &str, heading: &str) -> Result<String, String> {
+pub(crate) fn sh_block_under(markdown: &str, heading: &str) -> Result<String, String> {
     let mut lines = markdown.lines();
     lines
         .by_ref()
@@ -190,7 +190,7 @@ fn verdict_lines(stdout: &str) -> Vec<&str> {
 
 /// Runs `script` with `bash -euo pipefail` in `dir`; the whole process
 /// group is killed if it outlasts [`SCRIPT_TIMEOUT`].
-async fn run_script(script: &Path, dir: &Path, repo: &Path) -> Output {
+pub(crate) async fn run_script(script: &Path, dir: &Path, repo: &Path) -> Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let child = tokio::process::Command::new("bash")
         .arg("-euo")

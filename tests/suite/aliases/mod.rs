@@ -24,6 +24,7 @@ async fn add_alias(client: &Client, user_id: i64, address: &str) -> Answer<pb::A
         .add_alias(pb::AddAliasRequest {
             user_id,
             address: address.to_string(),
+            ..Default::default()
         })
         .await
 }

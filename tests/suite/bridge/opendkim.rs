@@ -6,7 +6,7 @@
 //! and a verifying OpenDKIM accepts the signature. After a rotation the
 //! bridge rewrites the tables and the new selector signs.
 
-use super::{client_binary, skip_or_fail};
+use super::skip_or_fail;
 use crate::dns_server::TestDns;
 use crate::domains::dkim::publish_key;
 use crate::harness::*;

@@ -105,6 +105,7 @@ async fn an_alias_domain_reaches_what_its_target_reaches(s: &TestServer, dns: &T
         .add_alias(pb::AddAliasRequest {
             user_id: alice.id,
             address: "alice2@acme.test".into(),
+            ..Default::default()
         })
         .await
         .expect_err("an address on an alias domain");

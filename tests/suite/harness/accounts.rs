@@ -34,6 +34,7 @@ impl Org {
             .add_alias(pb::AddAliasRequest {
                 user_id,
                 address: address.to_string(),
+                ..Default::default()
             })
             .await);
     }

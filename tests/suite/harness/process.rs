@@ -127,3 +127,31 @@ pub async fn read_token_file(server: &mut ServerProcess, path: &Path) -> String 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The path of a binary of the client crate (`mailadmin`, `mailadmin-bridge`, `mailadmin-checkpassword`),
+/// built on first use with the `cargo` that runs the tests.
+pub async fn client_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    BUILT
+        .get_or_init(|| async {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+            let status = tokio::process::Command::new(cargo)
+                .current_dir(&repo)
+                .args(["build", "--quiet", "-p", "mailadmin-client", "--bins"])
+                .status()
+                .await
+                .expect("running cargo build");
+            assert!(
+                status.success(),
+                "building the client crate's binaries failed"
+            );
+        })
+        .await;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let path = target.join("debug").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}

@@ -107,6 +107,7 @@ pub(super) async fn two_replicas(url: &str) {
         .add_alias(pb::AddAliasRequest {
             user_id: carol.id,
             address: "carol.alias@mailadmin.example".into(),
+            ..Default::default()
         })
         .await);
     assert_eq!(
