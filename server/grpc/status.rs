@@ -9,6 +9,10 @@ use crate::rules::DomainError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// The `google.rpc.ErrorInfo` reason of a refusal for lack of credit; its
+/// metadata carries `needed`, `available` and `currency`.
+pub const INSUFFICIENT_CREDIT: &str = "INSUFFICIENT_CREDIT";
+
 impl From<DomainError> for Status {
     fn from(error: DomainError) -> Status {
         match error {
@@ -30,15 +34,22 @@ impl From<DomainError> for Status {
                 let message = format!(
                     "insufficient credit: needed {needed:.2} EUR, available {available:.2} EUR"
                 );
-                Status::with_error_details(
-                    Code::FailedPrecondition,
+                let mut details = ErrorDetails::with_precondition_failure_violation(
+                    "CREDIT",
+                    "organization",
                     message.clone(),
-                    ErrorDetails::with_precondition_failure_violation(
-                        "CREDIT",
-                        "organization",
-                        message,
-                    ),
-                )
+                );
+                // The amounts for programs (the CLI's import adds them up).
+                details.set_error_info(
+                    INSUFFICIENT_CREDIT,
+                    "mailadmin.v1",
+                    std::collections::HashMap::from([
+                        ("needed".to_string(), format!("{needed:.2}")),
+                        ("available".to_string(), format!("{available:.2}")),
+                        ("currency".to_string(), "EUR".to_string()),
+                    ]),
+                );
+                Status::with_error_details(Code::FailedPrecondition, message, details)
             }
             DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
             DomainError::Throttled {

@@ -247,7 +247,7 @@ async fn run_rows(
                         aliases: row.aliases.clone(),
                     })
                     .await;
-                (index, outcome(&row, answer))
+                (index, outcome(&row, answer, validate_only))
             });
             next += 1;
         }
@@ -278,6 +278,7 @@ async fn run_rows(
 fn outcome(
     row: &UserRow,
     answer: Result<tonic::Response<pb::CreateUserResponse>, tonic::Status>,
+    validating: bool,
 ) -> Result<Outcome, Fail> {
     match answer {
         Ok(answer) => {
@@ -290,11 +291,29 @@ fn outcome(
                 charged_cents: cents(&charged).unwrap_or(0),
             })
         }
-        Err(status) => match Fail::from(status) {
-            Fail::Refused(status) => Ok(Outcome::Failed(failure_of(row, &status))),
-            other => Err(other),
-        },
+        Err(status) => {
+            // Validation refused for lack of credit: the row is fine, and
+            // its cost counts towards the import's own credit check.
+            if validating && let Some(needed) = credit_needed(&status) {
+                return Ok(Outcome::Created {
+                    charged_cents: needed,
+                });
+            }
+            match Fail::from(status) {
+                Fail::Refused(status) => Ok(Outcome::Failed(failure_of(row, &status))),
+                other => Err(other),
+            }
+        }
     }
+}
+
+/// What a refusal for lack of credit says the row costs, in cents.
+fn credit_needed(status: &tonic::Status) -> Option<i64> {
+    use tonic_types::StatusExt;
+    let info = status.get_details_error_info()?;
+    (info.reason == "INSUFFICIENT_CREDIT")
+        .then(|| info.metadata.get("needed").and_then(|n| cents(n)))
+        .flatten()
 }
 
 /// The row, column and reason a refusal names.
