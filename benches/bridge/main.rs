@@ -42,7 +42,10 @@ mod postfixadmin;
 mod postmap;
 mod socketmap;
 
-use common::{Backend, BenchDatabase, create_delivery_token, open_app, read_directory, seed};
+use common::{
+    Backend, BenchDatabase, build_client_binaries, create_delivery_token, open_app, read_directory,
+    seed,
+};
 use load::{Outcome, Stats, Worker};
 use mailadmin_server::Settings;
 use postfixadmin::{MailboxQuery, PostfixAdmin};
@@ -50,7 +53,7 @@ use process::ServerProcess;
 use sea_orm::{ConnectionTrait, Statement};
 use socketmap::Socketmap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,23 +131,6 @@ async fn main() -> anyhow::Result<()> {
     let result = run(&database, &admin_url, &bins, &options).await;
     database.drop_database().await?;
     result
-}
-
-/// Builds the client crate's binaries (the bridge and checkpassword) in the
-/// profile this benchmark runs in; where they are.
-async fn build_client_binaries() -> anyhow::Result<PathBuf> {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = tokio::process::Command::new(cargo)
-        .current_dir(&repo)
-        .args(["build", "--release", "-p", "mailadmin-client", "--bins"])
-        .status()
-        .await?;
-    anyhow::ensure!(status.success(), "building the client crate's binaries");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("target"));
-    Ok(target.join("release"))
 }
 
 async fn run(

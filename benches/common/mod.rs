@@ -15,6 +15,7 @@ use mailadmin_server::rules::{Principal, Role};
 use mailadmin_server::service::App;
 use mailadmin_server::store::Store;
 use sea_orm::{ConnectionTrait, Statement};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -272,4 +273,21 @@ pub async fn create_delivery_token(url: &str, operator_token: &str) -> anyhow::R
         .await?
         .into_inner();
     Ok(created.secret)
+}
+
+/// Builds the client crate's binaries (mailadmin, the bridge, checkpassword) in the
+/// profile this benchmark runs in; where they are.
+pub async fn build_client_binaries() -> anyhow::Result<PathBuf> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = tokio::process::Command::new(cargo)
+        .current_dir(&repo)
+        .args(["build", "--release", "-p", "mailadmin-client", "--bins"])
+        .status()
+        .await?;
+    anyhow::ensure!(status.success(), "building the client crate's binaries");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    Ok(target.join("release"))
 }

@@ -47,6 +47,9 @@ impl ServerProcess {
             .arg(database_url)
             .arg("--operator-token-file")
             .arg(token_file)
+            // One key file for the run: replicas of one database share it.
+            .arg("--key-file")
+            .arg(dir.join("server.key"))
             .args(["--renewal-interval-seconds", "0"])
             .arg("--provider-domains")
             .arg(format!(

@@ -157,6 +157,30 @@ async fn bad_rows_are_reported_and_the_good_ones_land(s: &TestServer) {
     assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
     assert!(!dir.path().join("clean.csv.report.csv").exists());
 
+    // An operator names the organization.
+    let theirs = write(dir.path(), "operator.csv", &[row("opal", "free", "")]);
+    let by_operator = run(
+        s,
+        dir.path(),
+        Some(&s.operator_token),
+        &[
+            "user",
+            "import",
+            theirs.to_str().unwrap(),
+            "--org",
+            &org.id.to_string(),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(
+        by_operator.status.code(),
+        Some(0),
+        "{}",
+        stderr(&by_operator)
+    );
+    assert!(usernames(&org).await.contains(&"opal".to_string()));
+
     // A header the importer does not know is a usage error.
     let odd = dir.path().join("odd.csv");
     std::fs::write(&odd, "username,colour\nx,blue\n").unwrap();

@@ -99,7 +99,7 @@ pub async fn users(ctx: &Ctx, args: ImportArgs) -> Result<(), Fail> {
     let total = rows.len() + failures.len();
 
     // Every row against the server's rules, the cost of the new ones.
-    let checked = run_rows(ctx, &rows, args.concurrency, true, "checking").await?;
+    let checked = run_rows(ctx, args.org, &rows, args.concurrency, true, "checking").await?;
     let mut to_create = Vec::new();
     let (mut cost, mut already) = (0i64, 0usize);
     for (row, outcome) in rows.into_iter().zip(checked.outcomes) {
@@ -152,7 +152,15 @@ pub async fn users(ctx: &Ctx, args: ImportArgs) -> Result<(), Fail> {
         };
     }
 
-    let done = run_rows(ctx, &to_create, args.concurrency, false, "importing").await?;
+    let done = run_rows(
+        ctx,
+        args.org,
+        &to_create,
+        args.concurrency,
+        false,
+        "importing",
+    )
+    .await?;
     let (mut created, mut charged) = (0usize, 0i64);
     for outcome in done.outcomes {
         match outcome {
@@ -209,6 +217,7 @@ struct Ran {
 /// with progress on stderr. Ctrl-C stops sending; the rows in flight finish.
 async fn run_rows(
     ctx: &Ctx,
+    organization_id: i64,
     rows: &[UserRow],
     concurrency: u16,
     validate_only: bool,
@@ -240,7 +249,7 @@ async fn run_rows(
             tasks.spawn(async move {
                 let answer = admin
                     .create_user(pb::CreateUserRequest {
-                        organization_id: 0,
+                        organization_id,
                         account: Some(row.account.clone()),
                         request_id: row.request_id.clone(),
                         validate_only,
