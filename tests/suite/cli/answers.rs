@@ -78,6 +78,42 @@ async fn json_output_is_the_servers_answer(s: &TestServer) {
     assert_eq!(shown["username"], "bob");
     assert_eq!(shown["organizationId"], org.id.to_string());
 
+    let delivery = s.delivery_token().await;
+    let version: serde_json::Value = serde_json::from_str(&success(
+        &run(
+            s,
+            dir.path(),
+            Some(&delivery),
+            &["check", "version", "-o", "json"],
+            "",
+        )
+        .await,
+        "check version -o json",
+    ))
+    .unwrap();
+    assert!(version["version"].as_str().is_some(), "{version}");
+    let verdicts: serde_json::Value = serde_json::from_str(&success(
+        &run(
+            s,
+            dir.path(),
+            Some(&delivery),
+            &[
+                "check",
+                "recipient",
+                "bob@mailadmin.example",
+                "nobody@mailadmin.example",
+                "-o",
+                "json",
+            ],
+            "",
+        )
+        .await,
+        "check recipient -o json",
+    ))
+    .unwrap();
+    assert_eq!(verdicts[0]["verdict"], "VERDICT_DELIVER", "{verdicts}");
+    assert_eq!(verdicts[1]["smtpCode"], 550, "{verdicts}");
+
     let table = success(
         &run(s, dir.path(), token, &["billing", "balance"], "").await,
         "billing balance",

@@ -337,8 +337,89 @@ async fn an_import_killed_half_way_finishes_on_a_second_run(s: &TestServer) {
     assert_eq!(charged.len(), ROWS, "no account charged twice");
 }
 
+/// `alias import` adds one alias per row (an alias the account has counts
+/// as done; an unknown account or a taken address is reported), and `user
+/// export` writes the accounts in the import's columns with their aliases.
+async fn aliases_import_and_accounts_export(s: &TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let org = s.create_org("Acme", Plan::Pro).await;
+    let bob = s.create_user(&org.admin, org.id, "bob", Plan::Entry).await;
+    s.create_user(&org.admin, org.id, "carol", Plan::Entry)
+        .await;
+    let file = dir.path().join("aliases.csv");
+    std::fs::write(
+        &file,
+        "username,alias\nbob,sales@mailadmin.example\nnobody,x@mailadmin.example\n\
+         carol,sales@mailadmin.example\ncarol,help@mailadmin.example\n",
+    )
+    .unwrap();
+    let token = Some(org.admin_token.as_str());
+    let file_arg = file.to_str().unwrap();
+    let dry = run(
+        s,
+        dir.path(),
+        token,
+        &["alias", "import", file_arg, "--dry-run"],
+        "",
+    )
+    .await;
+    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
+    let owner = |address: &'static str| async move {
+        ok(s.operator()
+            .resolve_address(pb::ResolveAddressRequest {
+                address: address.into(),
+            })
+            .await)
+        .user_id
+    };
+    assert_eq!(
+        owner("sales@mailadmin.example").await,
+        0,
+        "a dry run adds nothing"
+    );
+
+    let imported = run(s, dir.path(), token, &["alias", "import", file_arg], "").await;
+    assert_eq!(imported.status.code(), Some(1), "{}", stderr(&imported));
+    assert!(
+        stderr(&imported).contains("2 added"),
+        "{}",
+        stderr(&imported)
+    );
+    assert_eq!(
+        report(&dir.path().join("aliases.csv.report.csv")),
+        [(3, "username".to_string()), (4, "alias".to_string())]
+    );
+    assert_eq!(owner("sales@mailadmin.example").await, bob.id);
+    let again = run(s, dir.path(), token, &["alias", "import", file_arg], "").await;
+    assert!(
+        stderr(&again).contains("2 already there"),
+        "{}",
+        stderr(&again)
+    );
+
+    let exported = run(s, dir.path(), token, &["user", "export"], "").await;
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let csv = String::from_utf8_lossy(&exported.stdout).into_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "username,first_name,last_name,address,plan,aliases"
+    );
+    assert!(
+        lines.contains(&"bob,First bob,Tester,bob@mailadmin.example,entry,sales@mailadmin.example"),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("carol,") && l.ends_with(",help@mailadmin.example")),
+        "{csv}"
+    );
+}
+
 backend_tests!(
     bad_rows_are_reported_and_the_good_ones_land,
     an_import_the_credit_cannot_pay_does_not_start,
     an_import_killed_half_way_finishes_on_a_second_run,
+    aliases_import_and_accounts_export,
 );

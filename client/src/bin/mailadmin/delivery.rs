@@ -27,6 +27,11 @@ pub enum CheckCommand {
     },
     /// The addresses a login may send as.
     Senders { login: String },
+    /// The replica's directory version (it moves after every routing change); --follow prints each new one.
+    Version {
+        #[arg(long)]
+        follow: bool,
+    },
     /// Which domains sign with which DKIM selector (a delivery token; keys are not printed).
     SigningKeys {
         /// Only these domains.
@@ -67,6 +72,19 @@ pub async fn check(ctx: &Ctx, command: CheckCommand) -> Result<(), Fail> {
                 .await?
                 .into_inner();
             output::answer(ctx.format, "mailadmin.v1.AllowedSendersResponse", &answer)
+        }
+        CheckCommand::Version { follow } => {
+            let mut versions = delivery
+                .watch_directory_version(pb::WatchDirectoryVersionRequest {})
+                .await?
+                .into_inner();
+            while let Some(version) = versions.message().await? {
+                output::answer(ctx.format, "mailadmin.v1.DirectoryVersion", &version)?;
+                if !follow {
+                    break;
+                }
+            }
+            Ok(())
         }
         CheckCommand::SigningKeys { domains } => {
             let mut answer = delivery
