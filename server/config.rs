@@ -85,6 +85,20 @@ pub struct Options {
         default_value_t = 600
     )]
     pub dkim_check_interval_seconds: u64,
+    /// The longest any call may take, in milliseconds (a caller's shorter
+    /// `grpc-timeout` wins); past it the answer is DEADLINE_EXCEEDED.
+    #[arg(long, global = true, env = "MAILADMIN_REQUEST_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub request_timeout_ms: u64,
+    /// How long one database statement may run or wait for a lock, in
+    /// milliseconds (PostgreSQL statement_timeout, SQLite busy timeout).
+    #[arg(long, global = true, env = "MAILADMIN_DB_STATEMENT_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub db_statement_timeout_ms: u64,
+    /// How long a call waits for a database connection from the pool, in milliseconds.
+    #[arg(long, global = true, env = "MAILADMIN_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub db_acquire_timeout_ms: u64,
     /// How long a token from Login stays valid, in seconds.
     #[arg(long, global = true, env = "MAILADMIN_SESSION_TTL_SECONDS", default_value_t = 12 * 3600)]
     pub session_ttl_seconds: u64,
@@ -179,6 +193,10 @@ pub struct Settings {
     /// `None`: PENDING DKIM keys are checked only by CheckDomainRecords.
     pub dkim_check_interval: Option<Duration>,
     pub session_ttl: Duration,
+    /// The longest a call may take (DEADLINE_EXCEEDED after it).
+    pub request_timeout: Duration,
+    /// The database's time limits.
+    pub db_limits: crate::store::DbLimits,
     /// How long graceful shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
     /// `None`: the system resolver.
@@ -207,6 +225,8 @@ impl Settings {
             key_file: PathBuf::from("mailadmin.key"),
             dkim_check_interval: None,
             session_ttl: Duration::from_secs(12 * 3600),
+            request_timeout: Duration::from_secs(30),
+            db_limits: crate::store::DbLimits::default(),
             shutdown_grace: Duration::from_secs(30),
             dns_server: None,
             dns_timeout: Duration::from_secs(3),
@@ -265,6 +285,11 @@ impl Options {
             dkim_check_interval: (self.dkim_check_interval_seconds > 0)
                 .then(|| Duration::from_secs(self.dkim_check_interval_seconds)),
             session_ttl: Duration::from_secs(self.session_ttl_seconds),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            db_limits: crate::store::DbLimits {
+                statement: Duration::from_millis(self.db_statement_timeout_ms),
+                acquire: Duration::from_millis(self.db_acquire_timeout_ms),
+            },
             shutdown_grace: Duration::from_secs(30),
             dns_server: self.dns_server,
             dns_timeout: Duration::from_millis(self.dns_timeout_ms),

@@ -67,7 +67,7 @@ pub async fn spawn(
     clock: Arc<dyn Clock>,
     listener: TcpListener,
 ) -> anyhow::Result<RunningServer> {
-    let store = Store::connect(&settings.database_url)
+    let store = Store::connect_with(&settings.database_url, settings.db_limits)
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
@@ -126,6 +126,7 @@ pub async fn spawn(
     let layer = tower::ServiceBuilder::new()
         .layer(grpc::InFlightLayer::new(in_flight.clone()))
         .layer(grpc::RequestIdLayer)
+        .layer(grpc::DeadlineLayer::new(settings.request_timeout))
         .layer(grpc::AuthLayer::new(app.clone()));
     let router = Server::builder()
         .layer(layer)

@@ -54,3 +54,5 @@ mod request_ids;
 mod shutdown;
 #[path = "suite/suspension.rs"]
 mod suspension;
+#[path = "suite/time_limits.rs"]
+mod time_limits;

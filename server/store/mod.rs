@@ -45,6 +45,7 @@ pub use users::UserRow;
 pub struct Store {
     db: DatabaseConnection,
     routing: Arc<RoutingTable>,
+    limits: DbLimits,
 }
 
 /// One transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -59,23 +60,49 @@ pub struct Tx {
 /// starting together apply migrations once.
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_6164_6d6e; // "mailadmn"
 
+/// How long the database may keep a call waiting (docs/rules.md, "Time limits").
+#[derive(Debug, Clone, Copy)]
+pub struct DbLimits {
+    /// PostgreSQL's `statement_timeout`; SQLite's busy timeout (how long a
+    /// writer queues for the write lock).
+    pub statement: Duration,
+    /// How long a call waits for a pooled connection.
+    pub acquire: Duration,
+}
+
+impl Default for DbLimits {
+    fn default() -> Self {
+        DbLimits {
+            statement: Duration::from_secs(10),
+            acquire: Duration::from_secs(5),
+        }
+    }
+}
+
 impl Store {
+    /// [`Store::connect_with`] the default limits.
     pub async fn connect(url: &str) -> Result<Store, DbErr> {
+        Self::connect_with(url, DbLimits::default()).await
+    }
+
+    pub async fn connect_with(url: &str, limits: DbLimits) -> Result<Store, DbErr> {
         let mut options = ConnectOptions::new(url.to_string());
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(limits.acquire);
         if url.starts_with("sqlite:") {
             // WAL lets readers proceed beside the one writer; writers take
             // the lock up front (BEGIN IMMEDIATE, see `write`) and queue on
             // the busy timeout instead of failing with SQLITE_BUSY.
-            options.max_connections(4).map_sqlx_sqlite_opts(|opts| {
-                opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(30))
-                    .foreign_keys(true)
-            });
+            options
+                .max_connections(4)
+                .map_sqlx_sqlite_opts(move |opts| {
+                    opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                        .busy_timeout(limits.statement)
+                        .foreign_keys(true)
+                });
         } else {
             options.max_connections(16).min_connections(1);
         }
@@ -83,6 +110,7 @@ impl Store {
         Ok(Store {
             db,
             routing: Arc::new(RoutingTable::new(Snapshot::default())),
+            limits,
         })
     }
 
@@ -129,7 +157,7 @@ impl Store {
     /// A transaction for reads.
     pub async fn read(&self) -> DomainResult<Tx> {
         let txn = self.db.begin().await.map_err(db_err)?;
-        Ok(self.tx(txn))
+        self.limit(txn).await
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at
@@ -140,6 +168,21 @@ impl Store {
             ..Default::default()
         };
         let txn = self.db.begin_with_options(options).await.map_err(db_err)?;
+        self.limit(txn).await
+    }
+
+    /// A call's transaction, under the statement time limit. On PostgreSQL
+    /// the limit is the transaction's own (`SET LOCAL`), so loading the
+    /// routing snapshot and migrating, which are not calls, run unbounded.
+    async fn limit(&self, txn: DatabaseTransaction) -> DomainResult<Tx> {
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SET LOCAL statement_timeout = {}",
+                self.limits.statement.as_millis().max(1)
+            ))
+            .await
+            .map_err(db_err)?;
+        }
         Ok(self.tx(txn))
     }
 
@@ -190,8 +233,24 @@ pub(crate) fn db_err(e: DbErr) -> DomainError {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
             DomainError::unavailable(Dependency::Database, e)
         }
+        ref timed if over_time_limit(timed) => DomainError::unavailable(Dependency::Database, e),
         other => DomainError::internal(format!("database error: {other}")),
     }
+}
+
+/// A statement the database stopped at its time limit: PostgreSQL's
+/// `statement_timeout` (57014) or lock timeout (55P03), SQLite still busy
+/// after its busy timeout (5, `SQLITE_BUSY`).
+fn over_time_limit(e: &DbErr) -> bool {
+    let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))) = e
+    else {
+        return false;
+    };
+    error
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| matches!(code.as_ref(), "57014" | "55P03" | "5"))
 }
 
 /// Maps a unique-key violation to AlreadyExists, anything else as [`db_err`].
