@@ -83,6 +83,7 @@ pub async fn spawn(
         Arc::new(keyring),
     );
     app.prepare_keys_at_rest().await?;
+    app.count_remote_signin_failures();
     let operator_token = app.bootstrap_operator_token().await?;
     let routing = app
         .store()

@@ -96,10 +96,39 @@ impl App {
             })
     }
 
+    /// Counts a failure here, and has the other replicas count it too.
     fn count_failure(&self, account_key: &str, address_key: Option<&str>, now: i64) {
         self.login_throttle.record_failure(account_key, now);
         if let Some(key) = address_key {
             self.address_throttle.record_failure(key, now);
         }
+        let store = self.store().clone();
+        let (account_key, address_key) = (account_key.to_string(), address_key.map(str::to_string));
+        tokio::spawn(async move {
+            store
+                .announce_signin_failure(&account_key, address_key.as_deref())
+                .await;
+        });
+    }
+
+    /// Counts the failed sign-ins other replicas announce, for as long as
+    /// the store lives (the task holds the throttles, not the store).
+    pub fn count_remote_signin_failures(&self) {
+        let (sink, mut failures) = tokio::sync::mpsc::unbounded_channel();
+        self.store().follow_remote_signin_failures(sink);
+        let (login, address, clock) = (
+            self.login_throttle.clone(),
+            self.address_throttle.clone(),
+            self.clock.clone(),
+        );
+        tokio::spawn(async move {
+            while let Some(failure) = failures.recv().await {
+                let now = crate::clock::to_millis(clock.now());
+                login.record_failure(&failure.account_key, now);
+                if let Some(key) = &failure.address_key {
+                    address.record_failure(key, now);
+                }
+            }
+        });
     }
 }

@@ -18,6 +18,7 @@ mod outbox;
 mod paging;
 mod password_resets;
 mod plans;
+mod signin_feed;
 mod snapshot;
 mod tokens;
 mod users;
@@ -37,6 +38,7 @@ pub use addresses::RoutingFacts;
 pub use billing::{PlanChangeRecord, SEED_DOMAIN};
 pub use dkim_keys::{NewDkimKey, StoredPrivateKey};
 pub use domains::NewDomainRow;
+pub use signin_feed::RemoteFailure;
 pub use tokens::TokenRow;
 pub use users::UserRow;
 
@@ -46,6 +48,10 @@ pub struct Store {
     db: DatabaseConnection,
     routing: Arc<RoutingTable>,
     limits: DbLimits,
+    /// Tells this process's change-feed announcements from other replicas'.
+    replica_id: u64,
+    /// Where other replicas' failed sign-ins go (`signin_feed`).
+    signin_sink: Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<RemoteFailure>>>,
 }
 
 /// One transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -111,6 +117,8 @@ impl Store {
             db,
             routing: Arc::new(RoutingTable::new(Snapshot::default())),
             limits,
+            replica_id: rand::random(),
+            signin_sink: Arc::default(),
         })
     }
 

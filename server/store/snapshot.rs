@@ -388,6 +388,9 @@ impl Store {
         loop {
             match tokio::time::timeout(FEED_SILENCE, listener.try_recv()).await {
                 Ok(Ok(Some(notification))) => {
+                    if self.take_signin_payload(notification.payload()) {
+                        continue;
+                    }
                     let keys: Vec<RoutingKey> = notification
                         .payload()
                         .split('\n')

@@ -7,6 +7,7 @@
 mod events;
 mod follow;
 mod silent_feed;
+mod throttle;
 
 use crate::harness::*;
 use mailadmin_client::{DeliveryClient, Verdict, pb};
@@ -28,6 +29,14 @@ mod postgres {
     async fn account_events_follow_across_replicas() {
         super::on_fresh_postgres(|url| async move {
             super::events::events_follow_across_replicas(&url).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_sign_ins_count_across_replicas() {
+        super::on_fresh_postgres(|url| async move {
+            super::throttle::failures_count_across_replicas(&url).await
         })
         .await;
     }
