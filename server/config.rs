@@ -168,6 +168,9 @@ pub struct Options {
         value_parser = clap::value_parser!(u64).range(1..=3650)
     )]
     pub account_event_retention_days: u64,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset.
+    #[arg(long, global = true, env = "MAILADMIN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format: `text` or `json`.
     #[arg(
         long,
@@ -197,6 +200,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The database's time limits.
     pub db_limits: crate::store::DbLimits,
+    /// Where `GET /metrics` is served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Export metrics over OTLP too (`OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    pub otlp_metrics: bool,
     /// How long graceful shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
     /// `None`: the system resolver.
@@ -227,6 +234,8 @@ impl Settings {
             session_ttl: Duration::from_secs(12 * 3600),
             request_timeout: Duration::from_secs(30),
             db_limits: crate::store::DbLimits::default(),
+            metrics_listen: None,
+            otlp_metrics: false,
             shutdown_grace: Duration::from_secs(30),
             dns_server: None,
             dns_timeout: Duration::from_secs(3),
@@ -286,6 +295,8 @@ impl Options {
                 .then(|| Duration::from_secs(self.dkim_check_interval_seconds)),
             session_ttl: Duration::from_secs(self.session_ttl_seconds),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            metrics_listen: self.metrics_listen,
+            otlp_metrics: std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
             db_limits: crate::store::DbLimits {
                 statement: Duration::from_millis(self.db_statement_timeout_ms),
                 acquire: Duration::from_millis(self.db_acquire_timeout_ms),

@@ -10,6 +10,7 @@ pub mod dkim;
 pub mod dns;
 pub mod grpc;
 pub mod keyring;
+pub mod metrics;
 pub mod rules;
 pub mod secrets;
 pub mod service;

@@ -25,6 +25,8 @@ pub(crate) const DESCRIPTOR_SET: &[u8] =
 /// A server started in this process, on a bound listener.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` answers (`--metrics-listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// The operator token created on this start (first start on an empty
     /// database), `None` when one already existed.
     pub operator_token: Option<String>,
@@ -75,13 +77,22 @@ pub async fn spawn(
     let dns = crate::dns::DnsResolver::new(settings.dns_server, settings.dns_timeout)
         .context("setting up the DNS resolver")?;
     let keyring = Keyring::open_or_create(&settings.key_file)?;
-    let app = App::new(
+    let pool = store.clone();
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        settings.otlp_metrics,
+        crate::metrics::Gauges {
+            snapshot: store.snapshot(),
+            pool: Arc::new(move || pool.pool_connections()),
+        },
+    )?);
+    let mut app = App::new(
         store,
         clock,
         Arc::new(settings.clone()),
         dns,
         Arc::new(keyring),
     );
+    app.set_metrics(metrics.clone());
     app.prepare_keys_at_rest().await?;
     app.count_remote_signin_failures();
     let operator_token = app.bootstrap_operator_token().await?;
@@ -124,8 +135,22 @@ pub async fn spawn(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    let metrics_addr = match settings.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics on {addr}"))?;
+            let bound = listener.local_addr()?;
+            let task = tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
+            tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+            Some((bound, task))
+        }
+        None => None,
+    };
+    let (metrics_addr, metrics_task) = metrics_addr.unzip();
     let layer = tower::ServiceBuilder::new()
         .layer(grpc::InFlightLayer::new(in_flight.clone()))
+        .layer(grpc::MetricsLayer::new(metrics))
         .layer(grpc::RequestIdLayer)
         .layer(grpc::DeadlineLayer::new(settings.request_timeout))
         .layer(grpc::AuthLayer::new(app.clone()));
@@ -175,6 +200,9 @@ pub async fn spawn(
             let _ = shutdown_rx.await;
             let _ = stop_renewals.send(true);
             routing.stop();
+            if let Some(task) = metrics_task {
+                task.abort();
+            }
             // Version watches would otherwise hold the drain for the whole grace period.
             stopping_app.snapshot().close_version_watches();
             tracing::info!("shutting down: draining in-flight calls");
@@ -209,6 +237,7 @@ pub async fn spawn(
     });
     Ok(RunningServer {
         addr,
+        metrics_addr,
         operator_token,
         in_flight,
         shutdown: Some(shutdown_tx),

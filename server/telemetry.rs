@@ -1,6 +1,7 @@
 //! Logs and traces: `tracing` to stderr (text or JSON, filtered by
 //! `RUST_LOG`, default `info`), and OpenTelemetry traces over OTLP/gRPC when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Metrics are each running server's
+//! own (`crate::metrics`).
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -40,6 +40,8 @@ mod domains;
 mod groups;
 #[path = "suite/keys_at_rest.rs"]
 mod keys_at_rest;
+#[path = "suite/metrics.rs"]
+mod metrics;
 #[path = "suite/organizations.rs"]
 mod organizations;
 #[path = "suite/passwords.rs"]

@@ -9,6 +9,7 @@ mod convert;
 mod deadline;
 mod delivery;
 mod domain;
+mod metrics;
 mod request_id;
 mod status;
 
@@ -18,6 +19,7 @@ pub use billing::BillingApi;
 pub use deadline::DeadlineLayer;
 pub use delivery::DeliveryApi;
 pub use domain::DomainApi;
+pub use metrics::MetricsLayer;
 pub use request_id::RequestIdLayer;
 
 /// The generated service traits and servers (messages are in `mailadmin_client::pb`).

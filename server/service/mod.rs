@@ -44,6 +44,8 @@ pub struct App {
     dns: DnsResolver,
     /// The server key file: seals and opens DKIM private keys.
     keyring: Arc<Keyring>,
+    /// Where throttle hits and renewal outcomes are counted, when metrics are on.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Failed sign-ins (Login and Authenticate) per login; failed
     /// Authenticate calls per client address (`signin`).
     login_throttle: Arc<throttle::Throttle>,
@@ -73,9 +75,19 @@ impl App {
             settings,
             dns,
             keyring,
+            metrics: None,
             login_throttle: Arc::new(throttle::Throttle::new(LOGIN_FAILURES, THROTTLE_WINDOW)),
             address_throttle: Arc::new(throttle::Throttle::new(ADDRESS_FAILURES, THROTTLE_WINDOW)),
         }
+    }
+
+    /// Counts into `metrics` from now on (set before the App is cloned).
+    pub fn set_metrics(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+        self.metrics = Some(metrics);
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.metrics.as_deref()
     }
 
     pub fn dns(&self) -> &DnsResolver {

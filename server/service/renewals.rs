@@ -29,6 +29,14 @@ impl App {
         let batch = self.settings().renewal_batch_size.max(1);
         loop {
             let (last, batch_summary) = self.renew_batch(actor, after_id, batch).await?;
+            // Per committed batch, so a run that fails later still counts.
+            if let Some(metrics) = self.metrics() {
+                metrics.record_renewals(
+                    batch_summary.charged,
+                    batch_summary.moved_to_free,
+                    batch_summary.unpaid,
+                );
+            }
             summary.charged += batch_summary.charged;
             summary.total_charged = Money::from_cents(
                 summary.total_charged.cents() + batch_summary.total_charged.cents(),

@@ -85,15 +85,26 @@ impl App {
         address_key: Option<&str>,
         now: i64,
     ) -> DomainResult<()> {
-        self.login_throttle
-            .check(account_key, now)
-            .and_then(|()| match address_key {
-                Some(key) => self.address_throttle.check(key, now),
-                None => Ok(()),
-            })
-            .map_err(|retry_after_seconds| DomainError::Throttled {
-                retry_after_seconds,
-            })
+        let refused = match self.login_throttle.check(account_key, now) {
+            Err(retry) => Some(("account", retry)),
+            Ok(()) => address_key.and_then(|key| {
+                self.address_throttle
+                    .check(key, now)
+                    .err()
+                    .map(|retry| ("address", retry))
+            }),
+        };
+        match refused {
+            None => Ok(()),
+            Some((counter, retry_after_seconds)) => {
+                if let Some(metrics) = self.metrics() {
+                    metrics.record_throttled(counter);
+                }
+                Err(DomainError::Throttled {
+                    retry_after_seconds,
+                })
+            }
+        }
     }
 
     /// Counts a failure here, and has the other replicas count it too.

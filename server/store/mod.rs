@@ -162,6 +162,20 @@ impl Store {
         result
     }
 
+    /// (connections open, of which idle) in the pool.
+    pub fn pool_connections(&self) -> (u32, u32) {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+        }
+    }
+
     /// A transaction for reads.
     pub async fn read(&self) -> DomainResult<Tx> {
         let txn = self.db.begin().await.map_err(db_err)?;

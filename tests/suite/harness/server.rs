@@ -183,6 +183,11 @@ impl TestServer {
         Ok(())
     }
 
+    /// Where the running server answers `GET /metrics`, if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().and_then(|r| r.metrics_addr)
+    }
+
     /// The settings the next [`TestServer::restart`] uses.
     pub fn settings_mut(&mut self) -> &mut Settings {
         assert!(self.running.is_none(), "stop the server first");
