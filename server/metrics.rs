@@ -95,6 +95,31 @@ impl Metrics {
                 }
             })
             .build();
+        let snapshot = gauges.snapshot.clone();
+        meter
+            .f64_observable_gauge("mailadmin.snapshot.age")
+            .with_unit("s")
+            .with_description("Seconds since the routing snapshot was last loaded in full")
+            .with_callback(move |observer| {
+                if let Some(age) = snapshot.seconds_since_load() {
+                    observer.observe(age, &[]);
+                }
+            })
+            .build();
+        let snapshot = gauges.snapshot.clone();
+        meter
+            .f64_observable_gauge("mailadmin.change_feed.silence")
+            .with_unit("s")
+            .with_description(
+                "Seconds since the change feed (PostgreSQL) last delivered a change or a \
+                 heartbeat: how far behind the other replicas this one may be",
+            )
+            .with_callback(move |observer| {
+                if let Some(silence) = snapshot.seconds_since_feed_heard() {
+                    observer.observe(silence, &[]);
+                }
+            })
+            .build();
         let pool = gauges.pool.clone();
         meter
             .u64_observable_gauge("mailadmin.db.pool.connections")

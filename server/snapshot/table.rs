@@ -9,6 +9,7 @@ use crate::rules::resolution::{AccountRoute, Directory, DomainRoute};
 // check; seeded per process, and the keys are chosen by the provider's own
 // admins, not by whoever sends mail.
 use foldhash::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +213,11 @@ pub struct RoutingTable {
     pub reload_lock: tokio::sync::Mutex<()>,
     /// Set when a full reload is wanted (`Store::request_routing_reload`).
     pub reload_wanted: tokio::sync::Notify,
+    /// When the last full load was published (Unix ms; 0: not yet).
+    loaded_at: AtomicI64,
+    /// When the change feed last delivered anything, a heartbeat included
+    /// (Unix ms; 0: no change feed, as on SQLite).
+    feed_heard_at: AtomicI64,
 }
 
 impl RoutingTable {
@@ -226,7 +232,29 @@ impl RoutingTable {
             refresh_lock: tokio::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
             reload_wanted: tokio::sync::Notify::new(),
+            loaded_at: AtomicI64::new(0),
+            feed_heard_at: AtomicI64::new(0),
         }
+    }
+
+    /// A full load was just published.
+    pub fn note_loaded(&self) {
+        self.loaded_at.store(unix_millis(), Ordering::Relaxed);
+    }
+
+    /// The change feed just delivered a notification or a heartbeat.
+    pub fn note_feed_heard(&self) {
+        self.feed_heard_at.store(unix_millis(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the last full load; `None` before the first.
+    pub fn seconds_since_load(&self) -> Option<f64> {
+        since(self.loaded_at.load(Ordering::Relaxed))
+    }
+
+    /// Seconds since the change feed was last heard; `None` without one.
+    pub fn seconds_since_feed_heard(&self) -> Option<f64> {
+        since(self.feed_heard_at.load(Ordering::Relaxed))
     }
 
     /// A full reload starts reading the database.
@@ -306,6 +334,16 @@ impl RoutingTable {
         // a while to drop, and recipient checks must not wait for it.
         drop(old);
     }
+}
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn since(millis: i64) -> Option<f64> {
+    (millis > 0).then(|| (unix_millis() - millis).max(0) as f64 / 1000.0)
 }
 
 #[cfg(test)]

@@ -149,7 +149,10 @@ impl Store {
         let mut snapshot = Box::new(snapshot);
         loop {
             match self.routing.try_finish_reload(snapshot) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.routing.note_loaded();
+                    return Ok(());
+                }
                 Err((pending, keys)) => {
                     snapshot = pending;
                     let patches = self.read_patches(&keys).await?;
@@ -388,6 +391,7 @@ impl Store {
         loop {
             match tokio::time::timeout(FEED_SILENCE, listener.try_recv()).await {
                 Ok(Ok(Some(notification))) => {
+                    self.routing.note_feed_heard();
                     if self.take_signin_payload(notification.payload()) {
                         continue;
                     }

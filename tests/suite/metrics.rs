@@ -115,6 +115,23 @@ async fn series_move_with_the_calls(s: &TestServer, _: &WithMetrics) {
     );
     assert!(after.contains("mailadmin_db_pool_connections{"), "{after}");
     assert!(after.contains("mailadmin_snapshot_version"), "{after}");
+    assert!(
+        value(&after, "mailadmin_snapshot_age_seconds", &[]) > 0.0,
+        "seconds since the start-up load: {after}"
+    );
+    // The change feed exists on PostgreSQL only; its heartbeat comes every second.
+    if s.settings().database_url.starts_with("postgres") {
+        let silence = value(&after, "mailadmin_change_feed_silence_seconds", &[]);
+        assert!(
+            after.contains("mailadmin_change_feed_silence_seconds") && silence < 3.0,
+            "{after}"
+        );
+    } else {
+        assert!(
+            !after.contains("mailadmin_change_feed_silence_seconds"),
+            "{after}"
+        );
+    }
 
     ok(s.billing_operator()
         .run_renewals(pb::RunRenewalsRequest {})
