@@ -168,6 +168,35 @@ pub struct Options {
         value_parser = clap::value_parser!(u64).range(1..=3650)
     )]
     pub account_event_retention_days: u64,
+    /// The server's TLS certificate chain (PEM, leaf first). With
+    /// --tls-key, the listener speaks TLS only; SIGHUP reads both again.
+    #[arg(long, global = true, env = "MAILADMIN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, global = true, env = "MAILADMIN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) whose client certificates the server accepts:
+    /// clients are asked for one, and one that does not verify is refused.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+    /// DeliveryService calls need a client certificate signed by
+    /// --tls-client-ca, on top of their token.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_DELIVERY_REQUIRES_CLIENT_CERT",
+        requires = "tls_client_ca"
+    )]
+    pub delivery_requires_client_cert: bool,
+    /// Serve plaintext HTTP/2 on a non-loopback --listen address (without
+    /// it, such an address needs --tls-cert and --tls-key).
+    #[arg(long, global = true, env = "MAILADMIN_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
     /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset.
     #[arg(long, global = true, env = "MAILADMIN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -200,6 +229,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The database's time limits.
     pub db_limits: crate::store::DbLimits,
+    /// TLS on the gRPC listener; `None`: plaintext.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// DeliveryService calls need a verified client certificate.
+    pub delivery_requires_client_cert: bool,
     /// Where `GET /metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
     /// Export metrics over OTLP too (`OTEL_EXPORTER_OTLP_ENDPOINT` is set).
@@ -234,6 +267,8 @@ impl Settings {
             session_ttl: Duration::from_secs(12 * 3600),
             request_timeout: Duration::from_secs(30),
             db_limits: crate::store::DbLimits::default(),
+            tls: None,
+            delivery_requires_client_cert: false,
             metrics_listen: None,
             otlp_metrics: false,
             shutdown_grace: Duration::from_secs(30),
@@ -286,6 +321,22 @@ impl Options {
         if self.renewal_batch_size == 0 {
             return Err("renewal_batch_size: must be at least 1".into());
         }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            }),
+            _ => None,
+        };
+        if tls.is_none() && !self.listen.ip().is_loopback() && !self.insecure_plaintext {
+            return Err(format!(
+                "listen: {} is reachable from other hosts, and without TLS tokens and \
+                 passwords would cross the network in clear: give --tls-cert and --tls-key, \
+                 or --insecure-plaintext if the network itself is private",
+                self.listen
+            ));
+        }
         Ok(Settings {
             database_url: self.database_url.clone(),
             provider_domains,
@@ -295,6 +346,8 @@ impl Options {
                 .then(|| Duration::from_secs(self.dkim_check_interval_seconds)),
             session_ttl: Duration::from_secs(self.session_ttl_seconds),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            tls,
+            delivery_requires_client_cert: self.delivery_requires_client_cert,
             metrics_listen: self.metrics_listen,
             otlp_metrics: std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
             db_limits: crate::store::DbLimits {

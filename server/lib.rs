@@ -19,6 +19,7 @@ pub mod snapshot;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use config::Settings;
 pub use server::{RunningServer, spawn};

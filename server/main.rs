@@ -1,5 +1,6 @@
 //! `mailadmin-server`: reads its configuration, sets up logs and traces,
 //! and serves gRPC until SIGINT or SIGTERM, then drains in-flight calls.
+//! SIGHUP reads the TLS certificate and key again.
 
 use clap::Parser;
 use mailadmin_server::clock::SystemClock;
@@ -47,11 +48,39 @@ async fn serve(
         let shown = std::fs::canonicalize(&path).unwrap_or(path);
         println!("operator token written to {}", shown.display());
     }
-    shutdown_signal().await;
+    reload_on_hangup(&server, shutdown_signal()).await;
     server.trigger_shutdown();
     server.wait().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the TLS files on each SIGHUP until `shutdown` completes.
+async fn reload_on_hangup(
+    server: &mailadmin_server::RunningServer,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    #[cfg(unix)]
+    {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("installing the SIGHUP handler");
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = hangup.recv() => match server.reload_tls() {
+                    Ok(true) => tracing::info!("SIGHUP: TLS certificate and key reloaded; new connections use them"),
+                    Ok(false) => tracing::info!("SIGHUP: no TLS configured, nothing to reload"),
+                    Err(error) => tracing::error!(error = %format!("{error:#}"), "SIGHUP: TLS reload failed; still serving the previous certificate"),
+                },
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = server;
+        shutdown.await
+    }
 }
 
 async fn shutdown_signal() {

@@ -8,6 +8,7 @@ use crate::grpc;
 use crate::keyring::Keyring;
 use crate::service::App;
 use crate::store::Store;
+use crate::tls::ServerTls;
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -30,6 +31,8 @@ pub struct RunningServer {
     /// The operator token created on this start (first start on an empty
     /// database), `None` when one already existed.
     pub operator_token: Option<String>,
+    /// The listener's TLS configuration, when it speaks TLS.
+    tls: Option<Arc<ServerTls>>,
     in_flight: Arc<AtomicUsize>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -39,6 +42,16 @@ impl RunningServer {
     /// gRPC calls being served right now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Reads the TLS certificate, key and client CA files again (SIGHUP):
+    /// connections made from now on get them, open ones keep theirs. On
+    /// failure the files in use stay in use. `Ok(false)`: no TLS to reload.
+    pub fn reload_tls(&self) -> anyhow::Result<bool> {
+        match &self.tls {
+            Some(tls) => tls.reload().map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Stop accepting and let in-flight calls finish; returns once the
@@ -77,6 +90,10 @@ pub async fn spawn(
     let dns = crate::dns::DnsResolver::new(settings.dns_server, settings.dns_timeout)
         .context("setting up the DNS resolver")?;
     let keyring = Keyring::open_or_create(&settings.key_file)?;
+    let tls = match &settings.tls {
+        Some(files) => Some(Arc::new(ServerTls::load(files.clone())?)),
+        None => None,
+    };
     let pool = store.clone();
     let metrics = Arc::new(crate::metrics::Metrics::new(
         settings.otlp_metrics,
@@ -107,6 +124,9 @@ pub async fn spawn(
     }
 
     let addr = listener.local_addr()?;
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(addr = %addr, "serving plaintext on an address other hosts can reach (--insecure-plaintext): tokens and passwords cross the network in clear");
+    }
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -153,7 +173,10 @@ pub async fn spawn(
         .layer(grpc::MetricsLayer::new(metrics))
         .layer(grpc::RequestIdLayer)
         .layer(grpc::DeadlineLayer::new(settings.request_timeout))
-        .layer(grpc::AuthLayer::new(app.clone()));
+        .layer(grpc::AuthLayer::new(
+            app.clone(),
+            settings.delivery_requires_client_cert,
+        ));
     let router = Server::builder()
         .layer(layer)
         .add_service(health_service)
@@ -193,6 +216,10 @@ pub async fn spawn(
     ));
 
     let grace = settings.shutdown_grace;
+    let incoming = match &tls {
+        Some(tls) => Incoming::Tls(Arc::clone(tls).incoming(incoming)),
+        None => Incoming::Plain(incoming),
+    };
     let stopping_app = app.clone();
     let task = tokio::spawn(async move {
         let (draining_tx, draining_rx) = oneshot::channel::<()>();
@@ -220,7 +247,10 @@ pub async fn spawn(
                 .await;
             let _ = draining_tx.send(());
         };
-        let serve = router.serve_with_incoming_shutdown(incoming, signal);
+        let serve: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match incoming {
+            Incoming::Tls(tls) => Box::pin(router.serve_with_incoming_shutdown(tls, signal)),
+            Incoming::Plain(tcp) => Box::pin(router.serve_with_incoming_shutdown(tcp, signal)),
+        };
         let grace_over = async move {
             match draining_rx.await {
                 Ok(()) => tokio::time::sleep(grace).await,
@@ -239,10 +269,22 @@ pub async fn spawn(
         addr,
         metrics_addr,
         operator_token,
+        tls,
         in_flight,
         shutdown: Some(shutdown_tx),
         task,
     })
+}
+
+/// The connections the gRPC server serves.
+enum Incoming {
+    Plain(TcpIncoming),
+    /// Handshakes done (see [`ServerTls::incoming`]).
+    Tls(
+        tokio_stream::wrappers::ReceiverStream<
+            Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>,
+        >,
+    ),
 }
 
 /// Runs `job` every `interval` (the first time at once) until `stop`

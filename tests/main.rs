@@ -58,3 +58,5 @@ mod shutdown;
 mod suspension;
 #[path = "suite/time_limits.rs"]
 mod time_limits;
+#[path = "suite/tls.rs"]
+mod tls;

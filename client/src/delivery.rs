@@ -9,6 +9,7 @@
 use crate::observer::{Observer, Unobserved};
 use crate::pb;
 use crate::replicas::{Failure, Freshness, Replicas, Retry, Stamp};
+use crate::tls::ClientTls;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -142,7 +143,8 @@ pub enum AuthOutcome {
 /// Errors that are the caller's to fix (never the control plane's state).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The URL is not an `http://host:port` endpoint.
+    /// The URL is not an `http://host:port` or `https://host:port`
+    /// endpoint, or its TLS settings cannot be used.
     #[error("invalid endpoint: {0}")]
     Endpoint(String),
     /// The token is empty or not printable ASCII (it travels in a header).
@@ -192,6 +194,7 @@ pub struct DeliveryClientBuilder {
     timeout: Duration,
     observer: Arc<dyn Observer>,
     watch_directory: bool,
+    tls: ClientTls,
 }
 
 impl std::fmt::Debug for DeliveryClientBuilder {
@@ -199,12 +202,14 @@ impl std::fmt::Debug for DeliveryClientBuilder {
         f.debug_struct("DeliveryClientBuilder")
             .field("urls", &self.urls)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
 
 impl DeliveryClientBuilder {
-    /// Adds a replica (`http://host:port`); calls go round all of them.
+    /// Adds a replica (`http://host:port`, or `https://host:port` for TLS);
+    /// calls go round all of them.
     pub fn replica(mut self, url: &str) -> Self {
         self.urls.push(url.to_string());
         self
@@ -234,6 +239,13 @@ impl DeliveryClientBuilder {
         self
     }
 
+    /// The CA to trust and the client certificate to show on `https://`
+    /// replicas (default: the system's roots, no certificate).
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// The client. Checks every URL and the token; connects lazily.
     pub fn build(self) -> Result<DeliveryClient, ClientError> {
         let token = &self.token;
@@ -243,7 +255,13 @@ impl DeliveryClientBuilder {
         let token = format!("Bearer {token}")
             .parse::<MetadataValue<Ascii>>()
             .map_err(|_| ClientError::Token)?;
-        let replicas = Replicas::new(&self.urls, BearerToken(token), self.timeout, self.observer)?;
+        let replicas = Replicas::new(
+            &self.urls,
+            &self.tls,
+            BearerToken(token),
+            self.timeout,
+            self.observer,
+        )?;
         if self.watch_directory {
             replicas.watch_versions();
         }
@@ -255,10 +273,10 @@ impl DeliveryClientBuilder {
 
 impl DeliveryClient {
     /// A client for `url` (`http://host:port`, e.g.
-    /// `http://127.0.0.1:50051`) with a token of role `delivery`. The
-    /// control plane speaks plaintext HTTP/2: run it on a private network,
-    /// or put TLS in a sidecar; `https://` URLs are refused rather than
-    /// sent in clear.
+    /// `http://127.0.0.1:50051`, or `https://host:port` trusting the
+    /// system's roots) with a token of role `delivery`. For a private CA
+    /// or a client certificate, use [`DeliveryClient::builder`] and
+    /// [`DeliveryClientBuilder::tls`].
     ///
     /// Connects lazily: a control plane that is down at start-up gives
     /// [`Verdict::TempFail`] answers until it is back. Each call times out
@@ -279,6 +297,7 @@ impl DeliveryClient {
             timeout: Duration::from_secs(1),
             observer: Arc::new(Unobserved),
             watch_directory: false,
+            tls: ClientTls::default(),
         }
     }
 
@@ -623,7 +642,7 @@ mod tests {
             other => panic!("{url:?}: expected an endpoint error, got {other:?}"),
         };
         assert!(refused("127.0.0.1:50051").contains("http://host:port"));
-        assert!(refused("https://mailadmin.internal:443").contains("plaintext"));
+        assert!(DeliveryClient::new("https://mailadmin.internal:443", "mat_x", second).is_ok());
         assert!(refused("unix:///run/mailadmin.sock").contains("http://host:port"));
         assert!(refused("not a url").contains("not a url"));
         for token in ["", "mat x", "mat_é", "mat_\n"] {

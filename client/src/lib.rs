@@ -17,6 +17,7 @@ mod delivery;
 mod events;
 mod observer;
 mod replicas;
+pub mod tls;
 
 pub use cache::VerdictCache;
 pub use coalescer::Coalescer;
@@ -27,6 +28,7 @@ pub use delivery::{
 pub use events::{AccountEvents, EventsError};
 pub use observer::{CallEvent, CallOutcome, LogReplicaHealth, Observer};
 pub use replicas::{Freshness, Stamp};
+pub use tls::ClientTls;
 
 /// Generated protobuf messages and gRPC client stubs (`mailadmin.v1`).
 #[allow(clippy::all, missing_docs)]

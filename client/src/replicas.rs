@@ -17,6 +17,7 @@ use crate::delivery::{BearerToken, ClientError};
 use crate::observer::{CallEvent, CallOutcome, Observer};
 use crate::pb;
 use crate::pb::delivery_service_client::DeliveryServiceClient;
+use crate::tls::ClientTls;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -125,9 +126,11 @@ pub(crate) struct Replicas {
 }
 
 impl Replicas {
-    /// Lazy connections to `urls` (each `http://host:port`), checked up front.
+    /// Lazy connections to `urls` (each `http://host:port` or
+    /// `https://host:port`), checked up front.
     pub(crate) fn new(
         urls: &[String],
+        tls: &ClientTls,
         token: BearerToken,
         timeout: Duration,
         observer: Arc<dyn Observer>,
@@ -141,7 +144,7 @@ impl Replicas {
                 Ok(Arc::new(Replica {
                     url: url.clone(),
                     stub: DeliveryServiceClient::with_interceptor(
-                        endpoint(url, timeout)?.connect_lazy(),
+                        endpoint(url, tls, timeout)?.connect_lazy(),
                         token.clone(),
                     ),
                     down: AtomicBool::new(false),
@@ -390,27 +393,9 @@ fn caused_by<E: std::error::Error + 'static>(status: &Status) -> bool {
     false
 }
 
-/// `url` as an endpoint, with the client's timeouts and keepalive.
-fn endpoint(url: &str, timeout: Duration) -> Result<Endpoint, ClientError> {
-    let endpoint = Endpoint::from_shared(url.to_string())
-        .map_err(|e| ClientError::Endpoint(format!("{url:?}: {e}")))?;
-    // (tonic maps `unix:` URLs to a socket path; the server listens on TCP.)
-    let uri = endpoint.uri();
-    let scheme = uri.scheme_str().filter(|_| !url.starts_with("unix:"));
-    match (scheme, uri.host()) {
-        (Some("http"), Some(host)) if !host.is_empty() => {}
-        (Some("https"), _) => {
-            return Err(ClientError::Endpoint(format!(
-                "{url:?}: this client speaks plaintext HTTP/2 only; use http:// \
-                 (put TLS in a sidecar if the network needs it)"
-            )));
-        }
-        _ => {
-            return Err(ClientError::Endpoint(format!(
-                "{url:?}: expected http://host:port"
-            )));
-        }
-    }
+/// `url` as an endpoint, with the client's TLS, timeouts and keepalive.
+fn endpoint(url: &str, tls: &ClientTls, timeout: Duration) -> Result<Endpoint, ClientError> {
+    let endpoint = crate::tls::endpoint(url, tls)?;
     // No request timeout on the endpoint: `Replicas::call` keeps the one
     // deadline across failovers, and tells it to each replica.
     Ok(endpoint
@@ -432,6 +417,7 @@ mod tests {
         let token = BearerToken("Bearer t".parse().unwrap());
         let replicas = Replicas::new(
             &["http://127.0.0.1:9".to_string()],
+            &ClientTls::default(),
             token,
             Duration::from_secs(2),
             Arc::new(Unobserved),

@@ -94,11 +94,18 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, Status> {
 #[derive(Clone)]
 pub struct AuthLayer {
     app: App,
+    delivery_requires_client_cert: bool,
 }
 
 impl AuthLayer {
-    pub fn new(app: App) -> Self {
-        AuthLayer { app }
+    /// `delivery_requires_client_cert`: DeliveryService calls need a
+    /// verified TLS client certificate besides their token
+    /// (docs/rules.md, "Transport security").
+    pub fn new(app: App, delivery_requires_client_cert: bool) -> Self {
+        AuthLayer {
+            app,
+            delivery_requires_client_cert,
+        }
     }
 }
 
@@ -108,6 +115,7 @@ impl<S> tower::Layer<S> for AuthLayer {
         AuthService {
             inner,
             app: self.app.clone(),
+            delivery_requires_client_cert: self.delivery_requires_client_cert,
         }
     }
 }
@@ -116,6 +124,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     app: App,
+    delivery_requires_client_cert: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -142,8 +151,19 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let app = self.app.clone();
+        let needs_certificate = self.delivery_requires_client_cert;
         Box::pin(async move {
             let path = request.uri().path().to_string();
+            if needs_certificate
+                && path.starts_with("/mailadmin.v1.DeliveryService/")
+                && !crate::tls::has_client_certificate(&request)
+            {
+                return Ok(Status::unauthenticated(
+                    "DeliveryService needs a TLS client certificate signed by the server's \
+                     client CA, besides the token",
+                )
+                .into_http());
+            }
             let needed = access(&path);
             if needed == Some(Access::Public) {
                 return inner.call(request).await;

@@ -8,7 +8,7 @@
 use clap::Parser;
 use mailadmin_client::bridge::opendkim::{self, OpenDkimTables};
 use mailadmin_client::bridge::{ListenAddr, Listener, Lookups, policy, socketmap};
-use mailadmin_client::{DeliveryClient, LogReplicaHealth, Verdict, VerdictCache};
+use mailadmin_client::{ClientTls, DeliveryClient, LogReplicaHealth, Verdict, VerdictCache};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,8 +24,9 @@ use std::time::Duration;
                   never that a recipient does not exist."
 )]
 struct Args {
-    /// The control plane's URL (http://host:port); repeat or separate with
-    /// commas to name several replicas: calls go round those that answer.
+    /// The control plane's URL (http://host:port, or https://host:port for
+    /// TLS); repeat or separate with commas to name several replicas: calls
+    /// go round those that answer.
     #[arg(
         long,
         env = "MAILADMIN_BRIDGE_SERVER",
@@ -102,6 +103,9 @@ struct Args {
     #[arg(long, env = "MAILADMIN_BRIDGE_OPENDKIM_ON_CHANGE")]
     opendkim_on_change: Option<String>,
 
+    #[command(flatten)]
+    tls: mailadmin_client::tls::TlsArgs,
+
     /// Check that every replica answers with this token, then exit: 0 when
     /// they all do, 1 when one does not.
     #[arg(long)]
@@ -144,14 +148,16 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let token = args.token()?;
     let timeout = Duration::from_millis(args.timeout_ms);
+    let tls = args.tls.client_tls().map_err(|e| e.to_string())?;
     if args.check {
-        return check(&args.server, &token, timeout).await;
+        return check(&args.server, &token, &tls, timeout).await;
     }
     let client = args
         .server
         .iter()
         .fold(DeliveryClient::builder(&token), |b, url| b.replica(url))
         .timeout(timeout)
+        .tls(tls)
         .observer(Arc::new(LogReplicaHealth))
         .watch_directory(args.cache_ttl_ms > 0)
         .build()
@@ -213,10 +219,20 @@ async fn bind(addr: &ListenAddr) -> Result<Listener, String> {
 /// One recipient check per replica on a name that is never local: any
 /// answer but a temporary failure proves the replica is there and takes the
 /// token.
-async fn check(servers: &[String], token: &str, timeout: Duration) -> Result<(), String> {
+async fn check(
+    servers: &[String],
+    token: &str,
+    tls: &ClientTls,
+    timeout: Duration,
+) -> Result<(), String> {
     let mut silent = Vec::new();
     for server in servers {
-        let client = DeliveryClient::new(server, token, timeout).map_err(|e| e.to_string())?;
+        let client = DeliveryClient::builder(token)
+            .replica(server)
+            .timeout(timeout)
+            .tls(tls.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
         match client
             .check_recipient("postmaster@mailadmin-bridge.invalid")
             .await

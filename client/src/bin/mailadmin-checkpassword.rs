@@ -31,9 +31,9 @@ use std::time::Duration;
                   account, throttled), 111 temporary failure (control plane unreachable or slow)."
 )]
 struct Args {
-    /// The control plane's URL (http://host:port); repeat or separate with
-    /// commas to name several replicas, tried in turn when one cannot be
-    /// connected to.
+    /// The control plane's URL (http://host:port, or https://host:port for
+    /// TLS); repeat or separate with commas to name several replicas, tried
+    /// in turn when one cannot be connected to.
     #[arg(
         long,
         env = "MAILADMIN_BRIDGE_SERVER",
@@ -51,6 +51,9 @@ struct Args {
     #[arg(long, env = "MAILADMIN_BRIDGE_TIMEOUT_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
+
+    #[command(flatten)]
+    tls: mailadmin_client::tls::TlsArgs,
 
     /// Dovecot's checkpassword-reply path (appended by Dovecot; not used:
     /// the reply fields are written to descriptor 4 directly).
@@ -108,6 +111,7 @@ fn run(args: &Args) -> Result<u8, String> {
                 b.replica(url)
             })
             .timeout(Duration::from_millis(args.timeout_ms))
+            .tls(args.tls.client_tls().map_err(|e| e.to_string())?)
             .build()
             .map_err(|e| e.to_string())?;
         Ok::<_, String>(checkpassword::answer(&client, &request).await)

@@ -79,6 +79,21 @@ impl ServerProcess {
         }
     }
 
+    /// Sends SIGHUP (the server reloads its TLS files).
+    pub fn hangup(&self) {
+        let pid = self.child.id().expect("mailadmin-server is running");
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -HUP {pid} failed");
+    }
+
+    /// The server's whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// SIGKILL, and reaps the process.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("killing mailadmin-server");

@@ -134,11 +134,16 @@ impl TestServer {
             .operator_token
             .clone()
             .expect("a fresh database yields a bootstrap operator token");
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connecting to the test server");
+        let endpoint = Endpoint::from_shared(format!("http://{addr}")).expect("endpoint");
+        let channel = match settings.tls {
+            // A TLS test brings its own channel (`use_channel`): this
+            // plaintext one would never connect.
+            Some(_) => endpoint.connect_lazy(),
+            None => endpoint
+                .connect()
+                .await
+                .expect("connecting to the test server"),
+        };
         TestServer {
             clock,
             addr,
@@ -228,6 +233,11 @@ impl TestServer {
 
     pub fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by);
+    }
+
+    /// Makes every client of the harness use `channel` (e.g. over TLS).
+    pub fn use_channel(&mut self, channel: Channel) {
+        self.channel = channel;
     }
 
     pub fn channel(&self) -> Channel {

@@ -7,11 +7,12 @@ use mailadmin_client::pb::admin_service_client::AdminServiceClient;
 use mailadmin_client::pb::billing_service_client::BillingServiceClient;
 use mailadmin_client::pb::delivery_service_client::DeliveryServiceClient;
 use mailadmin_client::pb::domain_service_client::DomainServiceClient;
+use mailadmin_client::tls::TlsArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Adds `authorization: Bearer …` when there is a token.
 #[derive(Clone)]
@@ -43,13 +44,14 @@ pub struct Connection {
 
 impl Connection {
     /// A lazy connection to `url` (nothing is dialled until the first call).
-    pub fn new(url: &str, token: Option<String>, timeout: Duration) -> Result<Self, Fail> {
-        if url.starts_with("https://") {
-            return Err(Fail::Usage(format!(
-                "{url}: the server speaks plaintext HTTP/2 only (http://host:port) for now"
-            )));
-        }
-        let endpoint = Endpoint::from_shared(url.to_string())
+    pub fn new(
+        url: &str,
+        tls: &TlsArgs,
+        token: Option<String>,
+        timeout: Duration,
+    ) -> Result<Self, Fail> {
+        let tls = tls.client_tls().map_err(|e| Fail::Usage(e.to_string()))?;
+        let endpoint = mailadmin_client::tls::endpoint(url, &tls)
             .map_err(|e| Fail::Usage(format!("--server {url}: {e}")))?
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout);

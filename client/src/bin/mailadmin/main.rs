@@ -43,7 +43,8 @@ pub struct Cli {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Global {
-    /// The control plane's URL.
+    /// The control plane's URL: http://host:port, or https://host:port
+    /// for TLS.
     #[arg(
         long,
         global = true,
@@ -63,6 +64,8 @@ pub struct Global {
     /// How long one call may take, in seconds.
     #[arg(long, global = true, default_value_t = 30)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub tls: mailadmin_client::tls::TlsArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,7 +170,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     let timeout = Duration::from_secs(global.timeout.max(1));
     let token = token(&global)?;
     let ctx = Ctx {
-        conn: Connection::new(&global.server, token, timeout)?,
+        conn: Connection::new(&global.server, &global.tls, token, timeout)?,
         format: global.output,
     };
     dispatch(&ctx, command).await.map_err(|fail| match fail {
