@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 pub(crate) const DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("mailadmin_descriptor");
@@ -107,7 +106,7 @@ pub async fn spawn(
     }
 
     let addr = listener.local_addr()?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = grpc::connections::incoming(listener, &settings.connections);
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
 
@@ -154,7 +153,7 @@ pub async fn spawn(
         .layer(grpc::RequestIdLayer)
         .layer(grpc::DeadlineLayer::new(settings.request_timeout))
         .layer(grpc::AuthLayer::new(app.clone()));
-    let router = Server::builder()
+    let router = grpc::connections::limit(Server::builder(), &settings.connections)
         .layer(layer)
         .add_service(health_service)
         .add_service(reflection_v1)
