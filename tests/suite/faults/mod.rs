@@ -11,9 +11,13 @@
 //!
 //! - [`postgres_restart`]: a private PostgreSQL stopped and restarted under load;
 //! - [`topup_storm`]: SIGKILL during concurrent top-ups, every key retried;
-//! - [`sqlite_storage`]: the SQLite file's file system full, then freed.
+//! - [`sqlite_storage`]: the SQLite file's file system full, then freed;
+//! - [`connection_flood`]: 10,000 connections opened at once and dropped;
+//! - [`slow_loris`]: connections and streams that never finish.
 
+mod connection_flood;
 mod postgres_restart;
+mod slow_loris;
 mod sqlite_storage;
 mod topup_storm;
 
@@ -153,6 +157,34 @@ where
             Err(_) => tokio::time::sleep(pause).await,
         }
     }
+}
+
+/// Raises this process's soft limit on open files to at least `wanted`,
+/// raising the hard limit too where that is permitted, else up to the hard
+/// limit. Children started afterwards inherit it. Returns the soft limit now
+/// in force.
+fn raise_open_files(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < wanted {
+            let hard = limit.rlim_max;
+            limit.rlim_cur = wanted;
+            limit.rlim_max = hard.max(wanted);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                // Not permitted above the hard limit (no CAP_SYS_RESOURCE).
+                limit.rlim_cur = hard;
+                limit.rlim_max = hard;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+    }
+    limit.rlim_cur
 }
 
 /// The verdict CheckRecipient gives `address` within `timeout`; `Err`:
