@@ -200,6 +200,60 @@ pub struct Options {
     /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset.
     #[arg(long, global = true, env = "MAILADMIN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Streams (calls) one client connection may have open at once
+    /// (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a client past it waits
+    /// for one of its own calls to end.
+    #[arg(long, global = true, env = "MAILADMIN_HTTP2_MAX_CONCURRENT_STREAMS", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub http2_max_concurrent_streams: u32,
+    /// How often the server pings each client connection over HTTP/2, in
+    /// seconds (0: never); a ping unanswered for
+    /// `--http2-keepalive-timeout-seconds` closes the connection.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_HTTP2_KEEPALIVE_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub http2_keepalive_interval_seconds: u64,
+    /// How long a keepalive ping may go unanswered, in seconds.
+    #[arg(long, global = true, env = "MAILADMIN_HTTP2_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http2_keepalive_timeout_seconds: u64,
+    /// TCP keepalive on accepted connections: idle seconds before the first
+    /// probe (0: off), so the kernel drops peers that vanished.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_TCP_KEEPALIVE_SECONDS",
+        default_value_t = 60
+    )]
+    pub tcp_keepalive_seconds: u64,
+    /// How long a new connection may take to send the HTTP/2 preface, in
+    /// milliseconds; one that has not sent it by then is closed.
+    #[arg(long, global = true, env = "MAILADMIN_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub handshake_timeout_ms: u64,
+    /// The longest a client connection may live, in seconds (0: no limit):
+    /// past it the server asks the client to go elsewhere (HTTP/2 GOAWAY;
+    /// calls in flight finish) and, after `--max-connection-age-grace-seconds`,
+    /// closes it.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_MAX_CONNECTION_AGE_SECONDS",
+        default_value_t = 0
+    )]
+    pub max_connection_age_seconds: u64,
+    /// How long a connection past its maximum age has to finish its calls
+    /// (and streams) before it is closed, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_MAX_CONNECTION_AGE_GRACE_SECONDS",
+        default_value_t = 60
+    )]
+    pub max_connection_age_grace_seconds: u64,
     /// Log format: `text` or `json`.
     #[arg(
         long,
@@ -253,6 +307,40 @@ pub struct Settings {
     pub account_event_retention: Duration,
     /// How often events older than that are purged.
     pub account_event_sweep_interval: Duration,
+    /// What a client connection may hold, and for how long.
+    pub connections: ConnectionLimits,
+}
+
+/// What one client connection may hold, and for how long
+/// (docs/rules.md, "Time limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub max_concurrent_streams: u32,
+    /// `None`: no HTTP/2 keepalive pings.
+    pub http2_keepalive_interval: Option<Duration>,
+    pub http2_keepalive_timeout: Duration,
+    /// `None`: no TCP keepalive.
+    pub tcp_keepalive: Option<Duration>,
+    /// How long a new connection has to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
+    /// `None`: connections live as long as their client wants.
+    pub max_connection_age: Option<Duration>,
+    pub max_connection_age_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_concurrent_streams: 200,
+            http2_keepalive_interval: Some(Duration::from_secs(60)),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            tcp_keepalive: Some(Duration::from_secs(60)),
+            handshake_timeout: Duration::from_secs(10),
+            max_connection_age: None,
+            max_connection_age_grace: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Settings {
@@ -281,6 +369,7 @@ impl Settings {
             renewal_batch_pause: None,
             account_event_retention: Duration::from_secs(30 * 24 * 3600),
             account_event_sweep_interval: Duration::from_secs(3600),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -368,6 +457,20 @@ impl Options {
                 self.account_event_retention_days * 24 * 3600,
             ),
             account_event_sweep_interval: Duration::from_secs(3600),
+            connections: ConnectionLimits {
+                max_concurrent_streams: self.http2_max_concurrent_streams,
+                http2_keepalive_interval: (self.http2_keepalive_interval_seconds > 0)
+                    .then(|| Duration::from_secs(self.http2_keepalive_interval_seconds)),
+                http2_keepalive_timeout: Duration::from_secs(self.http2_keepalive_timeout_seconds),
+                tcp_keepalive: (self.tcp_keepalive_seconds > 0)
+                    .then(|| Duration::from_secs(self.tcp_keepalive_seconds)),
+                handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+                max_connection_age: (self.max_connection_age_seconds > 0)
+                    .then(|| Duration::from_secs(self.max_connection_age_seconds)),
+                max_connection_age_grace: Duration::from_secs(
+                    self.max_connection_age_grace_seconds,
+                ),
+            },
         })
     }
 }

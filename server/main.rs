@@ -38,7 +38,8 @@ async fn serve(
     listen: std::net::SocketAddr,
     settings: mailadmin_server::Settings,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    raise_open_files_limit();
+    let listener = listen_on(listen)?;
     let token_file = settings.operator_token_file.clone();
     let mut server = mailadmin_server::spawn(settings, Arc::new(SystemClock), listener).await?;
     tracing::info!(addr = %server.addr, "mailadmin-server listening");
@@ -80,6 +81,51 @@ async fn reload_on_hangup(
     {
         let _ = server;
         shutdown.await
+    }
+}
+
+/// Connections the kernel may have completed that the server has not yet
+/// accepted (capped by `net.core.somaxconn`). Past it, a burst of new
+/// connections is dropped; tokio's default is 1024.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with [`LISTEN_BACKLOG`].
+fn listen_on(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Raises the soft limit on open files to the hard one: every client
+/// connection is a file, and the usual soft default (1024) would cap the
+/// server at about a thousand connections, refusing the next ones.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+        let raised = unsafe {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && {
+                limit.rlim_cur < limit.rlim_max && {
+                    limit.rlim_cur = limit.rlim_max;
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+                }
+            }
+        };
+        if raised {
+            tracing::info!(open_files = limit.rlim_cur, "raised the open files limit");
+        } else {
+            tracing::info!(open_files = limit.rlim_cur, "open files limit");
+        }
     }
 }
 

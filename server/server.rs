@@ -10,15 +10,16 @@ use crate::service::App;
 use crate::store::Store;
 use crate::tls::ServerTls;
 use anyhow::Context as _;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 pub(crate) const DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("mailadmin_descriptor");
@@ -127,7 +128,7 @@ pub async fn spawn(
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(addr = %addr, "serving plaintext on an address other hosts can reach (--insecure-plaintext): tokens and passwords cross the network in clear");
     }
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let tcp = grpc::connections::tcp(listener, &settings.connections);
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
 
@@ -177,7 +178,7 @@ pub async fn spawn(
             app.clone(),
             settings.delivery_requires_client_cert,
         ));
-    let router = Server::builder()
+    let router = grpc::connections::limit(Server::builder(), &settings.connections)
         .layer(layer)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -216,41 +217,48 @@ pub async fn spawn(
     ));
 
     let grace = settings.shutdown_grace;
-    let incoming = match &tls {
-        Some(tls) => Incoming::Tls(Arc::clone(tls).incoming(incoming)),
-        None => Incoming::Plain(incoming),
-    };
     let stopping_app = app.clone();
-    let task = tokio::spawn(async move {
-        let (draining_tx, draining_rx) = oneshot::channel::<()>();
-        let signal = async move {
-            let _ = shutdown_rx.await;
-            let _ = stop_renewals.send(true);
-            routing.stop();
-            if let Some(task) = metrics_task {
-                task.abort();
+    let (draining_tx, draining_rx) = oneshot::channel::<()>();
+    let signal = async move {
+        let _ = shutdown_rx.await;
+        let _ = stop_renewals.send(true);
+        routing.stop();
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
+        // Version watches would otherwise hold the drain for the whole grace period.
+        stopping_app.snapshot().close_version_watches();
+        tracing::info!("shutting down: draining in-flight calls");
+        health_reporter
+            .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
+            .await;
+        health_reporter
+            .set_not_serving::<grpc::DomainServiceServer<grpc::DomainApi>>()
+            .await;
+        health_reporter
+            .set_not_serving::<grpc::BillingServiceServer<grpc::BillingApi>>()
+            .await;
+        health_reporter
+            .set_not_serving::<grpc::DeliveryServiceServer<grpc::DeliveryApi>>()
+            .await;
+        let _ = draining_tx.send(());
+    };
+    let limits = &settings.connections;
+    let serve: Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>> =
+        match &tls {
+            Some(tls) => {
+                let handshaken = Arc::clone(tls).incoming(tcp, limits.handshake_timeout);
+                let incoming =
+                    grpc::connections::with_preface_deadline(handshaken, limits.handshake_timeout);
+                Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
             }
-            // Version watches would otherwise hold the drain for the whole grace period.
-            stopping_app.snapshot().close_version_watches();
-            tracing::info!("shutting down: draining in-flight calls");
-            health_reporter
-                .set_not_serving::<grpc::AdminServiceServer<grpc::AdminApi>>()
-                .await;
-            health_reporter
-                .set_not_serving::<grpc::DomainServiceServer<grpc::DomainApi>>()
-                .await;
-            health_reporter
-                .set_not_serving::<grpc::BillingServiceServer<grpc::BillingApi>>()
-                .await;
-            health_reporter
-                .set_not_serving::<grpc::DeliveryServiceServer<grpc::DeliveryApi>>()
-                .await;
-            let _ = draining_tx.send(());
+            None => {
+                let incoming =
+                    grpc::connections::with_preface_deadline(tcp, limits.handshake_timeout);
+                Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
+            }
         };
-        let serve: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match incoming {
-            Incoming::Tls(tls) => Box::pin(router.serve_with_incoming_shutdown(tls, signal)),
-            Incoming::Plain(tcp) => Box::pin(router.serve_with_incoming_shutdown(tcp, signal)),
-        };
+    let task = tokio::spawn(async move {
         let grace_over = async move {
             match draining_rx.await {
                 Ok(()) => tokio::time::sleep(grace).await,
@@ -274,17 +282,6 @@ pub async fn spawn(
         shutdown: Some(shutdown_tx),
         task,
     })
-}
-
-/// The connections the gRPC server serves.
-enum Incoming {
-    Plain(TcpIncoming),
-    /// Handshakes done (see [`ServerTls::incoming`]).
-    Tls(
-        tokio_stream::wrappers::ReceiverStream<
-            Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>,
-        >,
-    ),
 }
 
 /// Runs `job` every `interval` (the first time at once) until `stop`

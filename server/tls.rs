@@ -22,9 +22,6 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::TcpIncoming;
 
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Connections whose handshake is done, waiting for the HTTP/2 server.
 const ACCEPTED_BACKLOG: usize = 1024;
 
@@ -70,11 +67,13 @@ impl ServerTls {
         ))
     }
 
-    /// The TLS connections made over `tcp`, handshakes done. Ends when the
-    /// stream is dropped (the server stopped).
+    /// The TLS connections made over `tcp`, handshakes done: one that takes
+    /// longer than `handshake_timeout` is dropped. Ends when the stream is
+    /// dropped (the server stopped).
     pub fn incoming(
         self: Arc<Self>,
         mut tcp: TcpIncoming,
+        handshake_timeout: Duration,
     ) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
         let (accepted, stream) = mpsc::channel(ACCEPTED_BACKLOG);
         tokio::spawn(async move {
@@ -94,7 +93,7 @@ impl ServerTls {
                 let accepted = accepted.clone();
                 tokio::spawn(async move {
                     let peer = socket.peer_addr().ok();
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
                         Ok(Ok(stream)) => {
                             let _ = accepted.send(Ok(stream)).await;
                         }

@@ -36,6 +36,8 @@ mod delivery;
 mod dns;
 #[path = "suite/domains/mod.rs"]
 mod domains;
+#[path = "suite/faults/mod.rs"]
+mod faults;
 #[path = "suite/groups.rs"]
 mod groups;
 #[path = "suite/keys_at_rest.rs"]

@@ -5,6 +5,7 @@ mod account_input;
 mod admin;
 mod auth;
 mod billing;
+pub mod connections;
 mod convert;
 mod deadline;
 mod delivery;

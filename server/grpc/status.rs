@@ -5,7 +5,7 @@
 //! log line carries.
 
 use super::request_id;
-use crate::rules::DomainError;
+use crate::rules::{Dependency, DomainError};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -68,10 +68,17 @@ impl From<DomainError> for Status {
                     error = %detail,
                     "dependency unavailable"
                 );
-                Status::unavailable(format!(
-                    "{dependency} did not answer; retry later{}",
-                    quote_request_id()
-                ))
+                let what = match dependency {
+                    Dependency::Storage => {
+                        "the database cannot be written (its storage is full, read-only or \
+                         failing)"
+                            .to_string()
+                    }
+                    Dependency::Database | Dependency::Dns | Dependency::ChangeFeed => {
+                        format!("{dependency} did not answer")
+                    }
+                };
+                Status::unavailable(format!("{what}; retry later{}", quote_request_id()))
             }
             DomainError::Internal(detail) => {
                 tracing::error!(
@@ -97,7 +104,6 @@ fn quote_request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Dependency;
 
     #[test]
     fn unavailable_and_internal_hide_their_detail() {
@@ -107,6 +113,13 @@ mod tests {
         assert_eq!(
             unavailable.message(),
             "the database did not answer; retry later"
+        );
+        let storage = Status::from(DomainError::unavailable(Dependency::Storage, secret));
+        assert_eq!(storage.code(), Code::Unavailable);
+        assert_eq!(
+            storage.message(),
+            "the database cannot be written (its storage is full, read-only or failing); \
+             retry later"
         );
         let internal = Status::from(DomainError::internal(secret));
         assert_eq!(internal.code(), Code::Internal);

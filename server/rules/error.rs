@@ -50,6 +50,9 @@ pub enum DomainError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dependency {
     Database,
+    /// The database answers but cannot write: its disk is full, or its
+    /// file system read-only or failing.
+    Storage,
     Dns,
     ChangeFeed,
 }
@@ -58,6 +61,7 @@ impl fmt::Display for Dependency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Dependency::Database => "the database",
+            Dependency::Storage => "the database's storage",
             Dependency::Dns => "the DNS resolver",
             Dependency::ChangeFeed => "the routing change feed",
         })

@@ -248,31 +248,84 @@ impl Tx {
     }
 }
 
-/// Unexpected database errors: connection trouble is retryable
-/// (UNAVAILABLE), anything else is a bug or corruption (INTERNAL).
+/// Unexpected database errors: connection trouble and storage that cannot
+/// be written are retryable (UNAVAILABLE), anything else is a bug or
+/// corruption (INTERNAL) (docs/rules.md, "Status mapping").
 pub(crate) fn db_err(e: DbErr) -> DomainError {
+    if storage_refused(&e) {
+        return DomainError::unavailable(Dependency::Storage, e);
+    }
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
             DomainError::unavailable(Dependency::Database, e)
         }
+        ref lost if connection_lost(lost) => DomainError::unavailable(Dependency::Database, e),
         ref timed if over_time_limit(timed) => DomainError::unavailable(Dependency::Database, e),
         other => DomainError::internal(format!("database error: {other}")),
     }
+}
+
+/// The driver error behind a failed statement, commit or rollback.
+fn sqlx_error(e: &DbErr) -> Option<&sqlx::Error> {
+    match e {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))
+        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error)) => Some(error),
+        _ => None,
+    }
+}
+
+/// The database's own error code (SQLite: the extended result code).
+fn error_code(e: &DbErr) -> Option<String> {
+    sqlx_error(e)?
+        .as_database_error()?
+        .code()
+        .map(|code| code.into_owned())
 }
 
 /// A statement the database stopped at its time limit: PostgreSQL's
 /// `statement_timeout` (57014) or lock timeout (55P03), SQLite still busy
 /// after its busy timeout (5, `SQLITE_BUSY`).
 fn over_time_limit(e: &DbErr) -> bool {
-    let (DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error))
-    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))) = e
-    else {
+    error_code(e).is_some_and(|code| matches!(code.as_str(), "57014" | "55P03" | "5"))
+}
+
+/// The connection broke under a statement: the socket failed or closed
+/// (the server stopped or crashed, the network dropped), or PostgreSQL
+/// ended the session (class 08, shutdown 57P01/57P02, still starting up
+/// 57P03). The statement did not commit, or its outcome is unknown:
+/// retrying with the same idempotency key is what settles it.
+fn connection_lost(e: &DbErr) -> bool {
+    match sqlx_error(e) {
+        Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => true,
+        Some(sqlx::Error::WorkerCrashed) => true,
+        _ => error_code(e).is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+        }),
+    }
+}
+
+/// The database cannot write: SQLite's file system is full (`SQLITE_FULL`,
+/// 13) or read-only (`SQLITE_READONLY`, 8 and its extended codes) or failed
+/// a write (`SQLITE_IOERR`, 10 and its extended codes); PostgreSQL's disk is
+/// full (53100), it failed an I/O (58030) or is read-only (25006, a standby).
+fn storage_refused(e: &DbErr) -> bool {
+    let Some(database) = sqlx_error(e).and_then(|error| error.as_database_error()) else {
         return false;
     };
-    error
-        .as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|code| matches!(code.as_ref(), "57014" | "55P03" | "5"))
+    let Some(code) = database.code() else {
+        return false;
+    };
+    if database
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // The extended code's low byte is the primary code.
+        return code
+            .parse::<i32>()
+            .is_ok_and(|extended| matches!(extended & 0xff, 8 | 10 | 13));
+    }
+    matches!(code.as_ref(), "53100" | "58030" | "25006")
 }
 
 /// Maps a unique-key violation to AlreadyExists, anything else as [`db_err`].

@@ -57,6 +57,11 @@ impl ServerProcess {
         ServerProcess { child, addr, log }
     }
 
+    /// The process id (to read its open files under `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("mailadmin-server is running")
+    }
+
     /// `http://<addr>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
