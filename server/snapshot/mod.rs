@@ -13,7 +13,7 @@
 
 mod table;
 
-pub use table::{AccountEntry, ActiveDomain, RoutingTable, Snapshot, TokenEntry};
+pub use table::{AccountEntry, Accounts, ActiveDomain, Owners, RoutingTable, Snapshot, TokenEntry};
 
 /// Something a transaction changed that routing or authentication depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -35,15 +35,19 @@ pub struct ActiveDomain {
     pub alias_of: Option<Box<str>>,
 }
 
+/// Normalized address → owning account.
+pub type Owners = HashMap<Box<str>, i64>;
+/// Account id → what routing needs of it.
+pub type Accounts = HashMap<i64, AccountEntry>;
+
 /// Everything delivery and authentication look up, keyed for O(1) reads.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     provider_domains: HashSet<Box<str>>,
     /// ACTIVE custom domains → their organization's master account.
     active_domains: HashMap<Box<str>, ActiveDomain>,
-    /// Normalized address → owning account.
-    owners: HashMap<Box<str>, i64>,
-    accounts: HashMap<i64, AccountEntry>,
+    owners: Owners,
+    accounts: Accounts,
     /// SHA-256 digest → active token.
     tokens: HashMap<[u8; 32], TokenEntry>,
 }
@@ -53,6 +57,16 @@ impl Snapshot {
         Snapshot {
             provider_domains: provider_domains.iter().map(|d| d.as_str().into()).collect(),
             ..Snapshot::default()
+        }
+    }
+
+    /// A snapshot of `owners` and `accounts`, loaded in bulk (the domains
+    /// and tokens are set after).
+    pub fn with_directory(provider_domains: &[String], owners: Owners, accounts: Accounts) -> Self {
+        Snapshot {
+            owners,
+            accounts,
+            ..Snapshot::new(provider_domains)
         }
     }
 

@@ -9,7 +9,9 @@ use crate::clock::to_millis;
 use crate::rules::model::{AccountState, DomainState};
 use crate::rules::principal::{Principal, Role};
 use crate::rules::{Dependency, DomainError, DomainResult};
-use crate::snapshot::{AccountEntry, ActiveDomain, RoutingKey, Snapshot, TokenEntry};
+use crate::snapshot::{
+    AccountEntry, Accounts, ActiveDomain, Owners, RoutingKey, Snapshot, TokenEntry,
+};
 use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
@@ -74,36 +76,15 @@ impl Store {
 
     async fn reload(&self) -> DomainResult<()> {
         let started = std::time::Instant::now();
-        let mut snapshot = Snapshot::new(&self.routing.read().provider_domains());
-        // The two big tables are streamed row by row: a million addresses
-        // never sit in memory twice (as rows and as the snapshot).
-        let mut owners = addresses::Entity::find()
-            .select_only()
-            .column(addresses::Column::Address)
-            .column(addresses::Column::UserId)
-            .into_tuple::<(String, i64)>()
-            .stream(&self.db)
-            .await
-            .map_err(db_err)?;
-        while let Some(row) = owners.next().await {
-            let (address, user_id) = row.map_err(db_err)?;
-            snapshot.set_owner(&address, Some(user_id));
-        }
-        drop(owners);
-        let mut accounts = users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .column(users::Column::State)
-            .column(users::Column::PrimaryAddress)
-            .into_tuple::<(i64, String, String)>()
-            .stream(&self.db)
-            .await
-            .map_err(db_err)?;
-        while let Some(row) = accounts.next().await {
-            let (id, state, primary) = row.map_err(db_err)?;
-            snapshot.set_account(id, account_entry(&state, primary));
-        }
-        drop(accounts);
+        // The two big tables are read at once, each on its own connection
+        // and task, into maps sized for them up front (no rehashing), and
+        // streamed row by row: ten million addresses never sit in memory
+        // twice (as rows and as the snapshot).
+        let owners = tokio::spawn(self.clone().load_owners());
+        let accounts = tokio::spawn(self.clone().load_accounts());
+        let (owners, accounts) = (joined(owners.await)?, joined(accounts.await)?);
+        let mut snapshot =
+            Snapshot::with_directory(&self.routing.read().provider_domains(), owners, accounts);
         let active: Vec<ActiveRow> = domains::Entity::find()
             .select_only()
             .column(domains::Column::Name)
@@ -160,6 +141,77 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Every address and its owner.
+    async fn load_owners(self) -> DomainResult<Owners> {
+        let (expected, ranges) = self.id_ranges("addresses").await?;
+        let mut owners = Owners::with_capacity_and_hasher(expected, Default::default());
+        let mut batches = scan_in_ranges(&self.db, ranges, |first, last| {
+            addresses::Entity::find()
+                .select_only()
+                .column(addresses::Column::Address)
+                .column(addresses::Column::UserId)
+                .filter(addresses::Column::Id.between(first, last))
+                .into_tuple::<(String, i64)>()
+        });
+        while let Some(batch) = batches.recv().await {
+            for (address, user_id) in batch? {
+                owners.insert(address.into_boxed_str(), user_id);
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Every account's state and primary address.
+    async fn load_accounts(self) -> DomainResult<Accounts> {
+        let (expected, ranges) = self.id_ranges("users").await?;
+        let mut accounts = Accounts::with_capacity_and_hasher(expected, Default::default());
+        let mut batches = scan_in_ranges(&self.db, ranges, |first, last| {
+            users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .column(users::Column::State)
+                .column(users::Column::PrimaryAddress)
+                .filter(users::Column::Id.between(first, last))
+                .into_tuple::<(i64, String, String)>()
+        });
+        while let Some(batch) = batches.recv().await {
+            for (id, state, primary) in batch? {
+                if let Some(entry) = account_entry(&state, primary) {
+                    accounts.insert(id, entry);
+                }
+            }
+        }
+        Ok(accounts)
+    }
+
+    /// About how many rows `table` has, to size a map for it (PostgreSQL's
+    /// estimate, kept by ANALYZE and autovacuum, so no scan; SQLite's
+    /// count), and its ids split into [`LOAD_RANGES`] ranges to read at once.
+    async fn id_ranges(&self, table: &str) -> DomainResult<(usize, Vec<(i64, i64)>)> {
+        let count = match self.backend() {
+            DbBackend::Postgres => format!(
+                "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = '{table}'::regclass"
+            ),
+            _ => format!("SELECT COUNT(*) FROM {table}"),
+        };
+        // Apart, so that each is one step down the primary key's index.
+        let first = format!("SELECT COALESCE(MIN(id), 0) FROM {table}");
+        let last = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+        let mut values = [0i64; 3];
+        for (value, sql) in values.iter_mut().zip([count, first, last]) {
+            let row = self
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(self.backend(), sql))
+                .await
+                .map_err(db_err)?;
+            if let Some(row) = row {
+                *value = row.try_get_by_index::<i64>(0).map_err(db_err)?;
+            }
+        }
+        let [count, first, last] = values;
+        Ok((usize::try_from(count).unwrap_or(0), id_ranges(first, last)))
     }
 
     /// Re-reads what `keys` name and patches the snapshot. Refreshes run
@@ -475,6 +527,70 @@ async fn send(txn: &impl ConnectionTrait, payload: &str) -> DomainResult<()> {
     Ok(())
 }
 
+/// How many id ranges of each big table a full load reads at once, each on
+/// its own connection: the per-row work of the driver (SQLite's worker
+/// thread, PostgreSQL's protocol decoding) then runs on every core. Both
+/// tables at once take twice as many connections: within SQLite's pool
+/// of four, and a quarter of PostgreSQL's sixteen.
+const LOAD_RANGES: i64 = 2;
+
+/// Rows a range's reader hands over at a time.
+const LOAD_BATCH: usize = 4096;
+
+/// `first..=last` in [`LOAD_RANGES`] contiguous ranges (one when empty).
+fn id_ranges(first: i64, last: i64) -> Vec<(i64, i64)> {
+    let span = (last - first).max(0) + 1;
+    let step = (span + LOAD_RANGES - 1) / LOAD_RANGES;
+    (0..LOAD_RANGES)
+        .map(|i| (first + i * step, (first + (i + 1) * step - 1).min(last)))
+        .filter(|(from, to)| from <= to)
+        .collect()
+}
+
+/// Reads every range with `rows_in` at once, each in a task of its own on
+/// its own connection, and hands the rows over in batches. A failed read
+/// ends the stream with its error.
+fn scan_in_ranges<T>(
+    db: &sea_orm::DatabaseConnection,
+    ranges: Vec<(i64, i64)>,
+    rows_in: fn(i64, i64) -> sea_orm::Selector<sea_orm::SelectGetableTuple<T>>,
+) -> tokio::sync::mpsc::Receiver<DomainResult<Vec<T>>>
+where
+    T: sea_orm::TryGetableMany + Send + 'static,
+{
+    let (batches, received) = tokio::sync::mpsc::channel(2 * ranges.len().max(1));
+    for (first, last) in ranges {
+        let (db, batches) = (db.clone(), batches.clone());
+        tokio::spawn(async move {
+            let read = async {
+                let mut rows = rows_in(first, last).stream(&db).await.map_err(db_err)?;
+                let mut batch = Vec::with_capacity(LOAD_BATCH);
+                while let Some(row) = rows.next().await {
+                    batch.push(row.map_err(db_err)?);
+                    if batch.len() == LOAD_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+                        if batches.send(Ok(full)).await.is_err() {
+                            return Ok(Vec::new()); // the load gave up
+                        }
+                    }
+                }
+                Ok(batch)
+            };
+            let _ = batches.send(read.await).await;
+        });
+    }
+    received
+}
+
+/// A load task's result, its panic passed on.
+fn joined<T>(result: Result<DomainResult<T>, tokio::task::JoinError>) -> DomainResult<T> {
+    match result {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => Err(DomainError::Internal(format!("routing load task: {error}"))),
+    }
+}
+
 fn account_entry(state: &str, primary: String) -> Option<AccountEntry> {
     AccountState::parse_stored(state).map(|state| AccountEntry {
         state,
@@ -505,4 +621,23 @@ fn token_entry(row: TokenRow) -> (String, Option<TokenEntry>) {
         expires_at,
     });
     (digest, entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_ranges;
+
+    #[test]
+    fn ranges_cover_every_id_once() {
+        assert_eq!(id_ranges(1, 10), vec![(1, 5), (6, 10)]);
+        assert_eq!(id_ranges(1, 11), vec![(1, 6), (7, 11)]);
+        assert_eq!(id_ranges(5, 5), vec![(5, 5)]);
+        assert_eq!(id_ranges(0, 0), vec![(0, 0)]);
+        for (first, last) in [(1, 10_000_000), (17, 1_000_003), (3, 3)] {
+            let ranges = id_ranges(first, last);
+            assert_eq!(ranges.first().map(|r| r.0), Some(first));
+            assert_eq!(ranges.last().map(|r| r.1), Some(last));
+            assert!(ranges.windows(2).all(|w| w[0].1 + 1 == w[1].0));
+        }
+    }
 }

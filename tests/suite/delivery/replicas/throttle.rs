@@ -44,6 +44,10 @@ pub(super) async fn failures_count_across_replicas(url: &str) {
             .unwrap_or_else(|e| panic!("guess {i} is answered, not throttled yet: {e:?}"));
         assert!(!answer.allowed);
     }
+    // Failures are announced after their answers, so the last ones are
+    // still in flight (docs/rules.md, "Throttle limits"): the change feed
+    // takes milliseconds, seconds at most on a loaded machine.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     // Each replica, once it has heard of the other's failures, refuses even
     // the right password until the window ends.
     for (name, replica) in [("A", &on_a), ("B", &on_b)] {
