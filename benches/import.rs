@@ -28,8 +28,6 @@ use mailadmin_client::pb::billing_service_client::BillingServiceClient;
 use process::ServerProcess;
 use std::path::Path;
 use std::time::Instant;
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 
 const CONCURRENCY: usize = 4;
 
@@ -95,18 +93,9 @@ async fn measure(database: &BenchDatabase, cli: &Path, rows: usize) -> anyhow::R
     let mut server = ServerProcess::mailadmin(&database.url, dir, "server", &token_file)?;
     server.ready(Instant::now()).await?;
     let token = std::fs::read_to_string(&token_file)?.trim().to_string();
-    let channel = Channel::from_shared(format!("http://{}", server.addr))?
-        .connect()
-        .await?;
-    let bearer: MetadataValue<_> = format!("Bearer {token}").parse()?;
-    let authed = move |mut request: tonic::Request<()>| {
-        request
-            .metadata_mut()
-            .insert("authorization", bearer.clone());
-        Ok(request)
-    };
-    let mut admin = AdminServiceClient::with_interceptor(channel.clone(), authed.clone());
-    let mut billing = BillingServiceClient::with_interceptor(channel, authed);
+    let authed = common::connect(&server.url(), &token).await?;
+    let mut admin = AdminServiceClient::new(authed.clone());
+    let mut billing = BillingServiceClient::new(authed);
 
     // Room and credit for every account.
     let mut plans = billing

@@ -83,12 +83,7 @@ fn options() -> Options {
         login_measure: Duration::from_secs(10),
         login_concurrency: vec![1, 16],
     };
-    let list = |v: String| -> Vec<usize> {
-        v.split(',')
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| n.trim().parse().expect("a list of numbers"))
-            .collect()
-    };
+    let list = |v: String| common::number_list(&v);
     let seconds = |v: String| Duration::from_secs_f64(v.parse().expect("a number of seconds"));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

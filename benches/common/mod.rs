@@ -141,6 +141,16 @@ pub async fn open_app(url: &str, settings: Settings) -> anyhow::Result<App> {
     ))
 }
 
+/// The caller seeding and setting up runs as: an operator.
+pub fn operator() -> Principal {
+    Principal {
+        token_id: 0,
+        role: Role::Operator,
+        organization_id: None,
+        user_id: None,
+    }
+}
+
 /// One seeded organization: its master (created through the rules) and
 /// `accounts` Entry accounts named `<prefix><i>` with the primary address
 /// `<prefix><i>@seed.invalid` ([`mailadmin_server::store::SEED_DOMAIN`]),
@@ -153,12 +163,6 @@ pub async fn seed_organization(
     accounts: usize,
     paid_until: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<i64> {
-    let operator = Principal {
-        token_id: 0,
-        role: Role::Operator,
-        organization_id: None,
-        user_id: None,
-    };
     let master = NewAccount::parse(AccountInput {
         last_name: "Bench".into(),
         first_name: "Admin".into(),
@@ -168,7 +172,7 @@ pub async fn seed_organization(
         plan: Some(Plan::Pro),
     })?;
     let (organization, _) = app
-        .create_organization(&operator, name.to_string(), master)
+        .create_organization(&operator(), name.to_string(), master)
         .await?;
     let price = Money::from_cents(ENTRY_PRICE_CENTS);
     app.store()
@@ -251,19 +255,50 @@ pub async fn read_directory(url: &str) -> anyhow::Result<Seeded> {
     Ok(seeded)
 }
 
-/// A token of role `delivery`, as a mail server is given.
-pub async fn create_delivery_token(url: &str, operator_token: &str) -> anyhow::Result<String> {
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {operator_token}").parse()?;
+/// Sends a bearer token with every call of a generated client.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> anyhow::Result<Bearer> {
+        Ok(Bearer(format!("Bearer {token}").parse()?))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A connection to `url` whose calls carry `token`, for the generated clients.
+pub type Authed = tonic::codegen::InterceptedService<tonic::transport::Channel, Bearer>;
+
+pub async fn connect(url: &str, token: &str) -> anyhow::Result<Authed> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
         .connect()
         .await?;
-    let mut admin =
-        AdminServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
-            Ok(request)
-        });
+    Ok(Authed::new(channel, Bearer::new(token)?))
+}
+
+/// `--concurrency 16,64`: a comma-separated list of numbers.
+pub fn number_list(value: &str) -> Vec<usize> {
+    value
+        .split(',')
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| n.trim().parse().expect("a list of numbers"))
+        .collect()
+}
+
+/// A token of role `delivery`, as a mail server is given.
+pub async fn create_delivery_token(url: &str, operator_token: &str) -> anyhow::Result<String> {
+    let mut admin = AdminServiceClient::new(connect(url, operator_token).await?);
     let created = admin
         .create_token(pb::CreateTokenRequest {
             role: pb::Role::Delivery.into(),

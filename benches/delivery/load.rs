@@ -159,6 +159,25 @@ pub async fn run<W: Worker>(
     (workers, stats, next.load(Ordering::Relaxed))
 }
 
+/// Alternating rounds: `measure` split into `rounds` rounds, each with
+/// how long to warm up before it is timed (`warmup` for the first, a
+/// moment for the others) and how long it is timed.
+pub fn schedule(
+    warmup: Duration,
+    measure: Duration,
+    rounds: usize,
+) -> impl Iterator<Item = (Duration, Duration)> {
+    let per_round = measure / rounds.max(1) as u32;
+    (0..rounds.max(1)).map(move |round| {
+        let settle = if round == 0 {
+            warmup
+        } else {
+            Duration::from_millis(200)
+        };
+        (settle, per_round)
+    })
+}
+
 /// Measures each contender for `measure` in all, in `rounds` alternating
 /// rounds (the first after `warmup`): the machine is shared, and
 /// background load that comes and goes then falls on every contender alike.
@@ -173,13 +192,7 @@ pub async fn alternate<W: Worker>(
     // Each contender goes on through the probes where its last round
     // stopped, so rounds do not ask the same probes again.
     let mut positions = vec![0; contenders.len()];
-    let per_round = measure / rounds.max(1) as u32;
-    for round in 0..rounds.max(1) {
-        let warmup = if round == 0 {
-            warmup
-        } else {
-            Duration::from_millis(200)
-        };
+    for (warmup, per_round) in schedule(warmup, measure, rounds) {
         for ((workers, total), position) in
             contenders.iter_mut().zip(&mut results).zip(&mut positions)
         {

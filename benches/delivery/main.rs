@@ -69,12 +69,7 @@ fn options() -> Options {
         lag_accounts: 50,
         backend: None,
     };
-    let list = |v: String| -> Vec<usize> {
-        v.split(',')
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| n.trim().parse().expect("a list of numbers"))
-            .collect()
-    };
+    let list = |v: String| common::number_list(&v);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
