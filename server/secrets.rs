@@ -25,11 +25,11 @@ pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Runs Argon2 work on a blocking thread, at most one per core at a time.
+/// Runs Argon2 work on a hashing thread, at most one per core at a time.
 /// Each run takes 19 MiB and a core for tens of milliseconds, so a burst of
-/// logins waits here rather than taking every blocking thread and
-/// gigabytes of memory. The slot is held until the work ends, even when
-/// the caller has gone away (a cancelled RPC does not stop a running hash).
+/// logins waits here rather than taking every thread and gigabytes of
+/// memory. The slot is held until the work ends, even when the caller has
+/// gone away (a cancelled RPC does not stop a running hash).
 async fn argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
@@ -46,13 +46,65 @@ async fn bounded<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     let permit = slots.clone().acquire_owned().await.ok()?;
-    tokio::task::spawn_blocking(move || {
-        let result = work();
+    let (done, result) = tokio::sync::oneshot::channel();
+    on_hashing_thread(Box::new(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
         drop(permit);
-        result
-    })
-    .await
-    .ok()
+        let _ = done.send(result);
+    }));
+    result.await.ok()?.ok()
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How far below the rest of the server the hashing threads run (added to
+/// their nice value): when every core is busy, the delivery path's
+/// recipient checks run first and logins wait (docs/rules.md, "Hashing").
+const HASHING_NICENESS: libc::c_int = 10;
+
+/// The nice value of the calling thread (Linux keeps one per thread).
+#[cfg(target_os = "linux")]
+fn niceness() -> libc::c_int {
+    // SAFETY: getpriority only reads the calling thread's nice value.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+}
+
+/// Hands `job` to the hashing threads: one per core, started on first use,
+/// each lowered by [`HASHING_NICENESS`] for good (lowering is always
+/// allowed; raising it back would need privileges, hence threads of their
+/// own rather than the runtime's blocking pool).
+fn on_hashing_thread(job: Job) {
+    static JOBS: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
+    let jobs = JOBS.get_or_init(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..cores {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    // SAFETY: setpriority only changes this thread's nice
+                    // value (Linux keeps it per thread); a failure leaves it.
+                    #[cfg(target_os = "linux")]
+                    unsafe {
+                        let lowered = (niceness() + HASHING_NICENESS).min(19);
+                        libc::setpriority(libc::PRIO_PROCESS, 0, lowered);
+                    }
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("starting a hashing thread");
+        }
+        jobs
+    });
+    jobs.send(job)
+        .expect("the hashing threads live as long as the process");
 }
 
 /// Hashes a password with Argon2id (default parameters) on a blocking thread.
@@ -159,6 +211,27 @@ mod tests {
         let _permit = tokio::time::timeout(std::time::Duration::from_secs(10), slots.acquire())
             .await
             .expect("the slot comes back once the work ends");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_below_the_runtimes_priority() {
+        let runtime = niceness();
+        let hashing = argon2(niceness).await.expect("the work ran");
+        assert_eq!(hashing, (runtime + HASHING_NICENESS).min(19));
+        assert!(
+            runtime < hashing,
+            "the runtime's own threads are not lowered"
+        );
+        assert_eq!(niceness(), runtime);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_hash_is_an_answer_not_a_lost_slot() {
+        let slots = Arc::new(Semaphore::new(1));
+        assert_eq!(bounded(&slots, || panic!("argon2 broke")).await, None::<()>);
+        assert_eq!(slots.available_permits(), 1);
+        assert_eq!(bounded(&slots, || 7).await, Some(7), "the thread survives");
     }
 
     #[test]
