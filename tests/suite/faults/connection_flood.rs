@@ -86,13 +86,7 @@ async fn ten_thousand_connections_come_and_go() {
     let token = read_token_file(&mut server, &token_file).await;
     let channel = server.channel().await;
     let mut c = Clients::new(&channel, &token);
-    let created = ok(c
-        .admin
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Flood".into(),
-            master: Some(new_account("flood-admin", Plan::Pro)),
-        })
-        .await);
+    let created = create_organization(&mut c.admin, "Flood", "flood").await;
     let org = created.organization.expect("organization").id;
     let address = created.master.expect("master").primary_address;
     let delivery_token = create_delivery_token(&mut c.admin).await;

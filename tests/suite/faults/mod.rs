@@ -56,6 +56,21 @@ impl Clients {
     }
 }
 
+/// An organization named `name` whose master, `<slug>-admin`, is on Pro,
+/// created by an operator's `admin` client.
+async fn create_organization(
+    admin: &mut Client,
+    name: &str,
+    slug: &str,
+) -> pb::CreateOrganizationResponse {
+    ok(admin
+        .create_organization(pb::CreateOrganizationRequest {
+            name: name.into(),
+            master: Some(new_account(&format!("{slug}-admin"), Plan::Pro)),
+        })
+        .await)
+}
+
 /// A TopUp request of `cents` to `organization_id` under `key` (also its
 /// payment reference), answered within `timeout`.
 fn top_up_request(

@@ -321,13 +321,7 @@ async fn writes_are_unavailable_while_postgres_is_down_and_recover() {
     let channel = server.channel().await;
     let mut c = Clients::new(&channel, &token);
 
-    let created = ok(c
-        .admin
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Outage".into(),
-            master: Some(new_account("outage-admin", Plan::Pro)),
-        })
-        .await);
+    let created = create_organization(&mut c.admin, "Outage", "outage").await;
     let org = created.organization.expect("organization").id;
     let master = created.master.expect("master");
     let mut paid: HashMap<String, i64> = HashMap::new();

@@ -133,13 +133,7 @@ async fn unfinished_connections_and_streams_do_not_starve_others() {
     let token = read_token_file(&mut server, &token_file).await;
     let channel = server.channel().await;
     let mut c = Clients::new(&channel, &token);
-    let created = ok(c
-        .admin
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Loris".into(),
-            master: Some(new_account("loris-admin", Plan::Pro)),
-        })
-        .await);
+    let created = create_organization(&mut c.admin, "Loris", "loris").await;
     let address = created.master.expect("master").primary_address;
     let delivery_token = create_delivery_token(&mut c.admin).await;
     let pid = server.pid();

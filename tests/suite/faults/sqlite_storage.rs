@@ -120,13 +120,7 @@ async fn a_full_file_system_refuses_writes_and_recovers() {
     let (_token, mut c) = connect(&mut server, &token_file).await;
 
     // An organization, a delivery token, a first payment: on a disk with room.
-    let created = ok(c
-        .admin
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Storage".into(),
-            master: Some(new_account("storage-admin", Plan::Pro)),
-        })
-        .await);
+    let created = create_organization(&mut c.admin, "Storage", "storage").await;
     let org = created.organization.expect("organization").id;
     let master = created.master.expect("master");
     let delivery = Clients::new(

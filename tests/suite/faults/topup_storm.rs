@@ -71,13 +71,7 @@ async fn storm(url: &str) {
     let token = read_token_file(&mut server, &token_file).await;
     let channel = server.channel().await;
     let mut c = Clients::new(&channel, &token);
-    let created = ok(c
-        .admin
-        .create_organization(pb::CreateOrganizationRequest {
-            name: "Storm".into(),
-            master: Some(new_account("storm-admin", Plan::Pro)),
-        })
-        .await);
+    let created = create_organization(&mut c.admin, "Storm", "storm").await;
     let org = created.organization.expect("organization").id;
     ok(c.billing
         .top_up(top_up_request(org, INITIAL_CENTS, "initial", CALL_TIMEOUT))
