@@ -6,16 +6,19 @@
 use super::error::{DomainError, DomainResult};
 use super::model::{AddressKind, Domain, DomainState};
 use super::resolution::ROLE_LOCAL_PARTS;
+use compact_str::{CompactString, format_compact};
 use std::fmt;
 
 const MAX_LOCAL: usize = 64;
 const MAX_DOMAIN: usize = 253;
 const MAX_ADDRESS: usize = 254;
 
-/// A normalized email address (`local@domain`, ASCII, lower case).
+/// A normalized email address (`local@domain`, ASCII, lower case). Up to
+/// 24 bytes it lives inline (`CompactString`): the delivery path parses
+/// every recipient, and most parse without a heap allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EmailAddress {
-    normalized: String,
+    normalized: CompactString,
     at: usize,
 }
 
@@ -33,7 +36,7 @@ impl EmailAddress {
         let (local, domain) = (&input[..at], &input[at + 1..]);
         check_local(field, local)?;
         let domain = ascii_domain(field, domain)?;
-        let mut normalized = String::with_capacity(local.len() + 1 + domain.len());
+        let mut normalized = CompactString::with_capacity(local.len() + 1 + domain.len());
         normalized.push_str(local);
         normalized.push('@');
         normalized.push_str(&domain);
@@ -81,14 +84,14 @@ impl EmailAddress {
         let (unicode, result) = idna::domain_to_unicode(self.domain());
         match result {
             Ok(()) => format!("{}@{}", self.local(), unicode),
-            Err(_) => self.normalized.clone(),
+            Err(_) => self.normalized.to_string(),
         }
     }
 
     /// The same local part on `domain` (normalized IDNA ASCII, lower case).
     pub fn on_domain(&self, domain: &str) -> EmailAddress {
         EmailAddress {
-            normalized: format!("{}@{domain}", self.local()),
+            normalized: format_compact!("{}@{domain}", self.local()),
             at: self.at,
         }
     }
@@ -101,7 +104,7 @@ impl EmailAddress {
             return None;
         }
         Some(EmailAddress {
-            normalized: format!("{local}@{}", self.domain()),
+            normalized: format_compact!("{local}@{}", self.domain()),
             at: local.len(),
         })
     }

@@ -11,9 +11,11 @@
 //! for `store::routing::FEED_SILENCE`), listens again and reloads in full;
 //! so does one whose re-read failed (`Store::request_routing_reload`).
 
+mod accounts;
 mod table;
 
-pub use table::{AccountEntry, Accounts, ActiveDomain, Owners, RoutingTable, Snapshot, TokenEntry};
+pub use accounts::{AccountEntry, Accounts};
+pub use table::{ActiveDomain, Owners, RoutingTable, Snapshot, TokenEntry};
 
 /// Something a transaction changed that routing or authentication depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -2,6 +2,7 @@
 //! function through [`Directory`].
 
 use super::RoutingKey;
+use super::accounts::{AccountEntry, Accounts};
 use crate::rules::model::AccountState;
 use crate::rules::principal::Principal;
 use crate::rules::resolution::{AccountRoute, Directory, DomainRoute};
@@ -9,14 +10,13 @@ use crate::rules::resolution::{AccountRoute, Directory, DomainRoute};
 // check; seeded per process, and the keys are chosen by the provider's own
 // admins, not by whoever sends mail.
 use foldhash::{HashMap, HashSet};
+// Addresses are stored as `CompactString`: up to 24 bytes inline, in the
+// map's own slot, so a lookup compares the key without chasing a heap
+// block (each chase is a cache miss on a large directory). Longer ones
+// fall back to the heap.
+use compact_str::CompactString;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountEntry {
-    pub state: AccountState,
-    pub primary_address: Box<str>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenEntry {
@@ -36,9 +36,7 @@ pub struct ActiveDomain {
 }
 
 /// Normalized address → owning account.
-pub type Owners = HashMap<Box<str>, i64>;
-/// Account id → what routing needs of it.
-pub type Accounts = HashMap<i64, AccountEntry>;
+pub type Owners = HashMap<CompactString, i64>;
 
 /// Everything delivery and authentication look up, keyed for O(1) reads.
 #[derive(Debug, Default)]
@@ -73,7 +71,7 @@ impl Snapshot {
     pub fn set_owner(&mut self, address: &str, owner: Option<i64>) {
         match owner {
             Some(user_id) => {
-                self.owners.insert(address.into(), user_id);
+                self.owners.insert(CompactString::from(address), user_id);
             }
             None => {
                 self.owners.remove(address);
@@ -87,7 +85,7 @@ impl Snapshot {
                 self.accounts.insert(user_id, entry);
             }
             None => {
-                self.accounts.remove(&user_id);
+                self.accounts.remove(user_id);
             }
         }
     }
@@ -136,7 +134,7 @@ impl Snapshot {
         if let Some(user_id) = entry.principal.user_id
             && !self
                 .accounts
-                .get(&user_id)
+                .get(user_id)
                 .is_some_and(|account| account.state == AccountState::Enabled)
         {
             return None;
@@ -188,9 +186,9 @@ impl Directory for Snapshot {
     }
 
     fn account(&self, user_id: i64) -> Option<AccountRoute> {
-        self.accounts.get(&user_id).map(|a| AccountRoute {
+        self.accounts.get(user_id).map(|a| AccountRoute {
             state: a.state,
-            primary_address: a.primary_address.to_string(),
+            primary_address: a.primary_address.as_str().to_owned(),
         })
     }
 

@@ -13,6 +13,7 @@ use crate::snapshot::{
     AccountEntry, Accounts, ActiveDomain, Owners, RoutingKey, Snapshot, TokenEntry,
 };
 use chrono::Utc;
+use compact_str::CompactString;
 use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use std::time::Duration;
@@ -157,7 +158,7 @@ impl Store {
         });
         while let Some(batch) = batches.recv().await {
             for (address, user_id) in batch? {
-                owners.insert(address.into_boxed_str(), user_id);
+                owners.insert(CompactString::from(address), user_id);
             }
         }
         Ok(owners)
@@ -166,7 +167,8 @@ impl Store {
     /// Every account's state and primary address.
     async fn load_accounts(self) -> DomainResult<Accounts> {
         let (expected, ranges) = self.id_ranges("users").await?;
-        let mut accounts = Accounts::with_capacity_and_hasher(expected, Default::default());
+        let last_id = ranges.last().map_or(0, |&(_, last)| last);
+        let mut accounts = Accounts::for_ids(expected, last_id);
         let mut batches = scan_in_ranges(&self.db, ranges, |first, last| {
             users::Entity::find()
                 .select_only()
@@ -191,8 +193,14 @@ impl Store {
     /// count), and its ids split into [`LOAD_RANGES`] ranges to read at once.
     async fn id_ranges(&self, table: &str) -> DomainResult<(usize, Vec<(i64, i64)>)> {
         let count = match self.backend() {
+            // As the planner does: rows per page at the last ANALYZE times
+            // the pages now (a bulk load since is counted); a table never
+            // analyzed is counted.
             DbBackend::Postgres => format!(
-                "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = '{table}'::regclass"
+                "SELECT CASE WHEN reltuples > 0 AND relpages > 0 \
+                   THEN (reltuples / relpages * (pg_relation_size(oid) / current_setting('block_size')::bigint))::bigint \
+                   ELSE (SELECT COUNT(*) FROM {table}) END \
+                 FROM pg_class WHERE oid = '{table}'::regclass"
             ),
             _ => format!("SELECT COUNT(*) FROM {table}"),
         };
@@ -594,7 +602,7 @@ fn joined<T>(result: Result<DomainResult<T>, tokio::task::JoinError>) -> DomainR
 fn account_entry(state: &str, primary: String) -> Option<AccountEntry> {
     AccountState::parse_stored(state).map(|state| AccountEntry {
         state,
-        primary_address: primary.into_boxed_str(),
+        primary_address: CompactString::from(primary),
     })
 }
 
