@@ -50,7 +50,8 @@ struct Options {
     streams: Vec<usize>,
     batch: usize,
     rounds: usize,
-    memory_addresses: usize,
+    memory_addresses: Vec<usize>,
+    startup_only: bool,
     lag_accounts: usize,
     backend: Option<Backend>,
 }
@@ -65,7 +66,8 @@ fn options() -> Options {
         streams: vec![1, 16],
         batch: 100,
         rounds: 5,
-        memory_addresses: 1_000_000,
+        memory_addresses: vec![1_000_000],
+        startup_only: false,
         lag_accounts: 50,
         backend: None,
     };
@@ -83,9 +85,8 @@ fn options() -> Options {
             "--streams" => options.streams = list(value()),
             "--batch" => options.batch = value().parse().expect("--batch N"),
             "--rounds" => options.rounds = value().parse::<usize>().expect("--rounds N").max(1),
-            "--memory-addresses" => {
-                options.memory_addresses = value().parse().expect("--memory-addresses N")
-            }
+            "--memory-addresses" => options.memory_addresses = list(value()),
+            "--startup-only" => options.startup_only = true,
             "--lag-accounts" => options.lag_accounts = value().parse().expect("--lag-accounts N"),
             "--backend" => options.backend = Backend::parse_list(&value()).first().copied(),
             // `cargo bench` passes --bench; ignore what is not ours.
@@ -121,13 +122,21 @@ async fn main() -> anyhow::Result<()> {
 async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> {
     let dir = database.dir();
     let token_file = dir.join("operator.token");
-    println!(
-        "delivery benchmark on {}: {} addresses, 9 in 10 probes hit, {:?} per scenario in {} alternating rounds",
-        database.backend.name(),
-        options.addresses,
-        options.measure,
-        options.rounds
-    );
+    if options.startup_only {
+        println!(
+            "start-up benchmark on {}: {:?} addresses",
+            database.backend.name(),
+            options.memory_addresses
+        );
+    } else {
+        println!(
+            "delivery benchmark on {}: {} addresses, 9 in 10 probes hit, {:?} per scenario in {} alternating rounds",
+            database.backend.name(),
+            options.addresses,
+            options.measure,
+            options.rounds
+        );
+    }
 
     // An empty server first: its memory is the baseline for bytes/address.
     let mut empty = ServerProcess::mailadmin(&database.url, dir, "empty", &token_file)?;
@@ -137,6 +146,9 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
     let operator_token = std::fs::read_to_string(&token_file)?.trim().to_string();
 
     let app = open_app(&database.url, Settings::new(&database.url)).await?;
+    if options.startup_only {
+        return startup_at_scale(database, options, &app, &token_file, baseline_rss, 0).await;
+    }
     let seeding = Instant::now();
     seed(&app, 0, options.organizations, options.addresses).await?;
     let seeded = read_directory(&database.url).await?;
@@ -247,10 +259,16 @@ async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> 
     ceiling.stop().await?;
     server.stop().await?;
 
-    if options.memory_addresses > seeded.addresses.len() {
-        memory(database, options, &app, &token_file, baseline_rss).await?;
-    }
-    Ok(())
+    let organizations = options.organizations;
+    startup_at_scale(
+        database,
+        options,
+        &app,
+        &token_file,
+        baseline_rss,
+        organizations,
+    )
+    .await
 }
 
 async fn rounds(contenders: Vec<Vec<Client>>, step: usize, options: &Options) -> Vec<Stats> {
@@ -290,52 +308,130 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Grows the directory to `--memory-addresses`, starts the real server on
-/// it, and reports its start-up time and resident memory.
-async fn memory(
+/// Accounts per organization when growing the directory for
+/// [`startup_at_scale`].
+const BULK_ORGANIZATION: usize = 500_000;
+
+/// Grows the directory to each size of `--memory-addresses` in turn
+/// (accounts with one primary address each, written by SQL:
+/// `Store::seed_directory_bulk`), starts the real server on it, and
+/// reports its start-up time, the snapshot's load time and its resident
+/// memory. `organizations`: how many were seeded before.
+async fn startup_at_scale(
     database: &BenchDatabase,
     options: &Options,
     app: &mailadmin_server::service::App,
     token_file: &std::path::Path,
     baseline_rss: u64,
+    mut organizations: usize,
 ) -> anyhow::Result<()> {
-    let more = options.memory_addresses - options.addresses;
-    let organizations = (options.organizations * more / options.addresses.max(1)).max(1);
-    let seeding = Instant::now();
-    seed(app, options.organizations, organizations, more).await?;
-    println!(
-        "seeded {more} more addresses in {:.1} s",
-        seeding.elapsed().as_secs_f64()
-    );
-    let started = Instant::now();
-    let mut server =
-        ServerProcess::mailadmin(&database.url, database.dir(), "server-1m", token_file)?;
-    let startup = server.ready(started).await?;
-    let (rss, peak) = server.memory()?;
+    let mut present = if options.startup_only {
+        0
+    } else {
+        options.addresses
+    };
+    let mut sizes = options.memory_addresses.clone();
+    sizes.sort_unstable();
+    let mut rows = Vec::new();
     let token = std::fs::read_to_string(token_file)?.trim().to_string();
-    let client = DeliveryClient::new(&server.url(), &token, Duration::from_secs(10))?;
-    let last = format!(
-        "o{}-u0@{}",
-        options.organizations + organizations - 1,
-        mailadmin_server::store::SEED_DOMAIN
-    );
-    let verdict = client.check_recipient(&last).await;
-    anyhow::ensure!(
-        matches!(verdict, Verdict::Deliver { .. }),
-        "{last}: {verdict:?}"
-    );
-    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-    println!(
-        "{} addresses: ready in {:.2} s ({}); resident {:.0} MiB (peak {:.0} MiB, empty server {:.0} MiB) = {:.0} bytes per address",
-        options.memory_addresses,
-        startup.as_secs_f64(),
-        snapshot_line(&server.log()),
-        mib(rss),
-        mib(peak),
-        mib(baseline_rss),
-        (rss.saturating_sub(baseline_rss)) as f64 / options.memory_addresses as f64,
-    );
-    server.stop().await
+    for size in sizes {
+        if size <= present {
+            continue;
+        }
+        let seeding = Instant::now();
+        let mut last = String::new();
+        while present < size {
+            let count = BULK_ORGANIZATION.min(size - present);
+            let prefix = format!("o{organizations}-u");
+            let paid_until = chrono::Utc::now() + chrono::Duration::days(20);
+            let id = common::seed_organization(
+                app,
+                &format!("Bulk {organizations}"),
+                &prefix,
+                0,
+                paid_until,
+            )
+            .await?;
+            app.store()
+                .seed_directory_bulk(
+                    id,
+                    &prefix,
+                    0..count as u64,
+                    mailadmin_server::rules::plans::Plan::Entry,
+                    paid_until,
+                )
+                .await?;
+            last = format!(
+                "{prefix}{}@{}",
+                count - 1,
+                mailadmin_server::store::SEED_DOMAIN
+            );
+            organizations += 1;
+            present += count;
+        }
+        if database.backend == Backend::Postgres {
+            // What autovacuum would have done by the time a server starts.
+            use sea_orm::ConnectionTrait;
+            sea_orm::Database::connect(&database.url)
+                .await?
+                .execute_unprepared("VACUUM ANALYZE users, addresses")
+                .await?;
+        }
+        println!(
+            "grew the directory to {size} addresses in {:.1} s",
+            seeding.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let name = format!("server-{size}");
+        let mut server =
+            ServerProcess::mailadmin(&database.url, database.dir(), &name, token_file)?;
+        let startup = server.ready(started).await?;
+        let (rss, peak) = server.memory()?;
+        let client = DeliveryClient::new(&server.url(), &token, Duration::from_secs(10))?;
+        let verdict = client.check_recipient(&last).await;
+        anyhow::ensure!(
+            matches!(verdict, Verdict::Deliver { .. }),
+            "{last}: {verdict:?}"
+        );
+        let log = server.log();
+        server.stop().await?;
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        let row = format!(
+            "| {} | {size} | {:.2} s | {:.2} s | {:.0} MiB | {:.0} MiB | {:.0} |",
+            database.backend.name(),
+            startup.as_secs_f64(),
+            snapshot_millis(&log).unwrap_or(0) as f64 / 1000.0,
+            mib(rss),
+            mib(peak),
+            (rss.saturating_sub(baseline_rss)) as f64 / size as f64,
+        );
+        println!("{row}");
+        rows.push(row);
+    }
+    if !rows.is_empty() {
+        println!(
+            "(empty server: {:.0} MiB resident)",
+            baseline_rss as f64 / (1024.0 * 1024.0)
+        );
+        println!(
+            "| database | addresses | ready | snapshot loaded in | resident | peak | bytes/address |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for row in rows {
+            println!("{row}");
+        }
+    }
+    Ok(())
+}
+
+/// The `millis=` of the server's "routing snapshot loaded" log line.
+fn snapshot_millis(log: &str) -> Option<u64> {
+    let line = snapshot_line(log);
+    let (_, rest) = line.split_once("millis=")?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn ms(d: Duration) -> String {

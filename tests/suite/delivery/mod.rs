@@ -13,6 +13,7 @@ mod freshness;
 mod replicas;
 mod senders;
 mod signing_keys;
+mod startup;
 mod unreachable;
 mod verdicts;
 mod versions;
