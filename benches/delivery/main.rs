@@ -30,8 +30,11 @@ mod ceiling;
 mod lag;
 mod load;
 mod process;
+mod reload;
 mod workers;
 
+use anyhow::Context;
+use sea_orm::ConnectionTrait;
 use common::{Backend, BenchDatabase, create_delivery_token, open_app, read_directory, seed};
 use load::Stats;
 use mailadmin_client::DeliveryClient;
@@ -332,14 +335,14 @@ async fn startup_at_scale(
     };
     let mut sizes = options.memory_addresses.clone();
     sizes.sort_unstable();
-    let mut rows = Vec::new();
+    let (mut rows, mut reloads) = (Vec::new(), Vec::new());
     let token = std::fs::read_to_string(token_file)?.trim().to_string();
     for size in sizes {
         if size <= present {
             continue;
         }
         let seeding = Instant::now();
-        let mut last = String::new();
+        let (mut first, mut last) = (String::new(), String::new());
         while present < size {
             let count = BULK_ORGANIZATION.min(size - present);
             let prefix = format!("o{organizations}-u");
@@ -361,6 +364,7 @@ async fn startup_at_scale(
                     paid_until,
                 )
                 .await?;
+            first = format!("{prefix}0@{}", mailadmin_server::store::SEED_DOMAIN);
             last = format!(
                 "{prefix}{}@{}",
                 count - 1,
@@ -371,7 +375,6 @@ async fn startup_at_scale(
         }
         if database.backend == Backend::Postgres {
             // What autovacuum would have done by the time a server starts.
-            use sea_orm::ConnectionTrait;
             sea_orm::Database::connect(&database.url)
                 .await?
                 .execute_unprepared("VACUUM ANALYZE users, addresses")
@@ -393,6 +396,37 @@ async fn startup_at_scale(
             matches!(verdict, Verdict::Deliver { .. }),
             "{last}: {verdict:?}"
         );
+        if database.backend == Backend::Postgres {
+            let db = sea_orm::Database::connect(&database.url).await?;
+            let victim: i64 = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT id FROM users WHERE primary_address = '{last}'"),
+                ))
+                .await?
+                .context("the last seeded account")?
+                .try_get_by_index(0)?;
+            let reloaded = reload::measure(
+                &server,
+                &database.url,
+                &token,
+                &client,
+                &first,
+                (victim, &last),
+            )
+            .await?;
+            let row = format!(
+                "| {size} | {:.2} s | {} | {} | {} | {} | {} |",
+                reloaded.reload.as_secs_f64(),
+                reloaded.checks,
+                reloaded.wrong,
+                ms(reloaded.slowest),
+                if reloaded.change_seen { "yes" } else { "no" },
+                if reloaded.change_kept { "yes" } else { "no" },
+            );
+            println!("reload under load: {row}");
+            reloads.push(row);
+        }
         let log = server.log();
         server.stop().await?;
         let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
@@ -418,6 +452,15 @@ async fn startup_at_scale(
         );
         println!("|---|---|---|---|---|---|---|");
         for row in rows {
+            println!("{row}");
+        }
+    }
+    if !reloads.is_empty() {
+        println!(
+            "| addresses | reload | checks meanwhile | not DELIVER | slowest check | disable seen at once | kept after |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for row in reloads {
             println!("{row}");
         }
     }

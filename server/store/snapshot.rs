@@ -132,6 +132,7 @@ impl Store {
             match self.routing.try_finish_reload(snapshot) {
                 Ok(()) => {
                     self.routing.note_loaded();
+                    release_freed_memory();
                     return Ok(());
                 }
                 Err((pending, keys)) => {
@@ -616,6 +617,20 @@ fn scan_in_ranges<T: Send + 'static>(
         });
     }
     received
+}
+
+/// Hands the heap's free pages back to the system after a full load. The
+/// load's row texts (and a replaced snapshot) were freed into several of
+/// glibc's per-thread arenas, which otherwise keep them resident: a
+/// million-address start measured 187 MiB resident without this, 126 MiB
+/// in another run that happened to use fewer arenas.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it
+    // takes the allocator's locks like any malloc call.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// A load task's result, its panic passed on.
