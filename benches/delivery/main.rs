@@ -16,7 +16,10 @@
 //!     `ceiling.rs`); (d) the same lookup as a prepared SQL query against
 //!     PostgreSQL (`workers::LOOKUP`). Then the lag between two server
 //!     processes over one PostgreSQL, and the real server's resident memory
-//!     and start-up with 1,000,000 addresses. Every answer is checked.
+//!     and start-up at each size of `--memory-addresses` (default 1,000,000;
+//!     the directory grown by SQL), with a full reload under load on
+//!     PostgreSQL (`reload.rs`). `--startup-only` runs just that part.
+//!     Every answer is checked.
 //!
 //! Servers run as their own processes; the load generator shares the
 //! machine with them, as an MTA on the same host would. PostgreSQL is used
@@ -34,13 +37,13 @@ mod reload;
 mod workers;
 
 use anyhow::Context;
-use sea_orm::ConnectionTrait;
 use common::{Backend, BenchDatabase, create_delivery_token, open_app, read_directory, seed};
 use load::Stats;
 use mailadmin_client::DeliveryClient;
 use mailadmin_client::Verdict;
 use mailadmin_server::Settings;
 use process::ServerProcess;
+use sea_orm::ConnectionTrait;
 use std::time::{Duration, Instant};
 use workers::Client;
 
@@ -56,7 +59,8 @@ struct Options {
     memory_addresses: Vec<usize>,
     startup_only: bool,
     lag_accounts: usize,
-    backend: Option<Backend>,
+    /// Empty: PostgreSQL when configured, else SQLite.
+    backends: Vec<Backend>,
 }
 
 fn options() -> Options {
@@ -72,7 +76,7 @@ fn options() -> Options {
         memory_addresses: vec![1_000_000],
         startup_only: false,
         lag_accounts: 50,
-        backend: None,
+        backends: Vec::new(),
     };
     let list = |v: String| common::number_list(&v);
     let mut args = std::env::args().skip(1);
@@ -91,7 +95,7 @@ fn options() -> Options {
             "--memory-addresses" => options.memory_addresses = list(value()),
             "--startup-only" => options.startup_only = true,
             "--lag-accounts" => options.lag_accounts = value().parse().expect("--lag-accounts N"),
-            "--backend" => options.backend = Backend::parse_list(&value()).first().copied(),
+            "--backend" => options.backends = Backend::parse_list(&value()),
             // `cargo bench` passes --bench; ignore what is not ours.
             _ => {}
         }
@@ -107,19 +111,20 @@ async fn main() -> anyhow::Result<()> {
         return ceiling::serve(args[2].parse()?, &token, args[3].as_ref()).await;
     }
     let options = options();
-    let backend = options
-        .backend
-        .unwrap_or(if common::postgres_admin_url().is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        });
-    let Some(database) = BenchDatabase::create(backend).await? else {
-        anyhow::bail!("postgres: set MAILADMIN_BENCH_POSTGRES_URL");
+    let backends = match options.backends.as_slice() {
+        [] if common::postgres_admin_url().is_some() => vec![Backend::Postgres],
+        [] => vec![Backend::Sqlite],
+        chosen => chosen.to_vec(),
     };
-    let result = run(&database, &options).await;
-    database.drop_database().await?;
-    result
+    for backend in backends {
+        let Some(database) = BenchDatabase::create(backend).await? else {
+            anyhow::bail!("postgres: set MAILADMIN_BENCH_POSTGRES_URL");
+        };
+        let result = run(&database, &options).await;
+        database.drop_database().await?;
+        result?;
+    }
+    Ok(())
 }
 
 async fn run(database: &BenchDatabase, options: &Options) -> anyhow::Result<()> {
