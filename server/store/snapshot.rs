@@ -528,8 +528,8 @@ async fn send(txn: &impl ConnectionTrait, payload: &str) -> DomainResult<()> {
 }
 
 /// How many id ranges of each big table a full load reads at once, each on
-/// its own connection: the per-row work of the driver (SQLite's worker
-/// thread, PostgreSQL's protocol decoding) then runs on every core. Both
+/// its own connection: the database's work for each window and the parsing
+/// of its text (see [`LOAD_WINDOW`]) then run on every core. Both
 /// tables at once take twice as many connections: within SQLite's pool
 /// of four, and a quarter of PostgreSQL's sixteen.
 const LOAD_RANGES: i64 = 2;
