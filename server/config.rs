@@ -254,6 +254,19 @@ pub struct Options {
         default_value_t = 60
     )]
     pub max_connection_age_grace_seconds: u64,
+    /// How password hashing (logins, new passwords) shares the CPU with
+    /// the rest of the server: `low` (nice +10, shortest slice: recipient
+    /// checks run first, logins keep a steady share) or `idle` (hashing
+    /// only on otherwise idle cores: under overload mail keeps more of the
+    /// CPU and logins may crawl).
+    #[arg(
+        long,
+        global = true,
+        env = "MAILADMIN_HASHING_PRIORITY",
+        value_enum,
+        default_value_t = crate::secrets::HashingPriority::Low
+    )]
+    pub hashing_priority: crate::secrets::HashingPriority,
     /// Log format: `text` or `json`.
     #[arg(
         long,
@@ -309,6 +322,8 @@ pub struct Settings {
     pub account_event_sweep_interval: Duration,
     /// What a client connection may hold, and for how long.
     pub connections: ConnectionLimits,
+    /// How the process's hashing threads run (one setting per process).
+    pub hashing_priority: crate::secrets::HashingPriority,
 }
 
 /// What one client connection may hold, and for how long
@@ -370,6 +385,7 @@ impl Settings {
             account_event_retention: Duration::from_secs(30 * 24 * 3600),
             account_event_sweep_interval: Duration::from_secs(3600),
             connections: ConnectionLimits::default(),
+            hashing_priority: crate::secrets::HashingPriority::default(),
         }
     }
 }
@@ -471,6 +487,7 @@ impl Options {
                     self.max_connection_age_grace_seconds,
                 ),
             },
+            hashing_priority: self.hashing_priority,
         })
     }
 }

@@ -57,10 +57,44 @@ async fn bounded<T: Send + 'static>(
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How the hashing threads share the CPU with the rest of the server
+/// (`--hashing-priority`; docs/rules.md, "Hashing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HashingPriority {
+    /// Nice +10 and the shortest time slice the kernel grants: when every
+    /// core is busy, recipient checks run first and logins get a small,
+    /// steady share.
+    #[default]
+    Low,
+    /// `SCHED_IDLE`: hashing runs only on cores nothing else wants. Mail
+    /// keeps more of the CPU under overload; logins may slow to a crawl
+    /// while anything else keeps the cores busy.
+    Idle,
+}
+
+static PRIORITY: OnceLock<HashingPriority> = OnceLock::new();
+
+/// Sets the priority of the hashing threads, which are the process's own
+/// and start on first use: the first call decides. `Err` with the
+/// priority in force if an earlier call (or a hash) chose another one.
+pub fn set_hashing_priority(priority: HashingPriority) -> Result<(), HashingPriority> {
+    match *PRIORITY.get_or_init(|| priority) {
+        chosen if chosen == priority => Ok(()),
+        chosen => Err(chosen),
+    }
+}
+
 /// How far below the rest of the server the hashing threads run (added to
 /// their nice value): when every core is busy, the delivery path's
 /// recipient checks run first and logins wait (docs/rules.md, "Hashing").
 const HASHING_NICENESS: libc::c_int = 10;
+
+/// The time slice the hashing threads ask the scheduler for: the shortest
+/// it grants (Linux 6.12 and later; older kernels ignore it). A thread
+/// that wakes to answer a call then takes the core back after at most this
+/// long, instead of waiting out a hash's full slice of a few milliseconds.
+#[cfg(target_os = "linux")]
+const HASHING_SLICE_NS: u64 = 100_000;
 
 /// The nice value of the calling thread (Linux keeps one per thread).
 #[cfg(target_os = "linux")]
@@ -69,13 +103,59 @@ fn niceness() -> libc::c_int {
     unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
 }
 
+/// `struct sched_attr` of sched_setattr(2), its first version.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+#[derive(Default)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
+
+/// Lowers the calling thread for good (lowering is always allowed; raising
+/// it back would need privileges, hence threads of their own rather than
+/// the runtime's blocking pool): [`HASHING_NICENESS`] below its nice value,
+/// the [`HASHING_SLICE_NS`] slice, and `SCHED_IDLE` if asked. A kernel
+/// without sched_setattr gets the nice value and policy the old way.
+#[cfg(target_os = "linux")]
+fn lower_this_thread(priority: HashingPriority) {
+    let nice = (niceness() + HASHING_NICENESS).min(19);
+    let policy = match priority {
+        HashingPriority::Low => libc::SCHED_OTHER,
+        HashingPriority::Idle => libc::SCHED_IDLE,
+    };
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy: policy as u32,
+        nice,
+        runtime: HASHING_SLICE_NS,
+        ..SchedAttr::default()
+    };
+    // SAFETY: sched_setattr(0, ...) changes only the calling thread and
+    // reads `attr`, which outlives the call; a failure changes nothing.
+    let set = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) } == 0;
+    if !set {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: both change only the calling thread; a failure leaves it.
+        unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, 0, nice);
+            libc::sched_setscheduler(0, policy, &param);
+        }
+    }
+}
+
 /// Hands `job` to the hashing threads: one per core, started on first use,
-/// each lowered by [`HASHING_NICENESS`] for good (lowering is always
-/// allowed; raising it back would need privileges, hence threads of their
-/// own rather than the runtime's blocking pool).
+/// each lowered by [`lower_this_thread`] at the priority in force.
 fn on_hashing_thread(job: Job) {
     static JOBS: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
     let jobs = JOBS.get_or_init(|| {
+        let priority = *PRIORITY.get_or_init(HashingPriority::default);
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -84,13 +164,10 @@ fn on_hashing_thread(job: Job) {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    // SAFETY: setpriority only changes this thread's nice
-                    // value (Linux keeps it per thread); a failure leaves it.
                     #[cfg(target_os = "linux")]
-                    unsafe {
-                        let lowered = (niceness() + HASHING_NICENESS).min(19);
-                        libc::setpriority(libc::PRIO_PROCESS, 0, lowered);
-                    }
+                    lower_this_thread(priority);
+                    #[cfg(not(target_os = "linux"))]
+                    let _ = priority;
                     loop {
                         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match next {
@@ -224,6 +301,52 @@ mod tests {
             "the runtime's own threads are not lowered"
         );
         assert_eq!(niceness(), runtime);
+    }
+
+    /// The calling thread's policy and custom slice, from sched_getattr(2).
+    #[cfg(target_os = "linux")]
+    fn scheduling() -> (u32, u64) {
+        let mut attr = SchedAttr::default();
+        let size = std::mem::size_of::<SchedAttr>() as libc::c_uint;
+        // SAFETY: sched_getattr writes at most `size` bytes into `attr`.
+        let read = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
+        assert_eq!(read, 0, "sched_getattr");
+        (attr.policy, attr.runtime)
+    }
+
+    /// Whether the running kernel is `major.minor` or later.
+    #[cfg(target_os = "linux")]
+    fn kernel_at_least(major: u32, minor: u32) -> bool {
+        // SAFETY: uname fills the zeroed struct it is given.
+        let release = unsafe {
+            let mut names: libc::utsname = std::mem::zeroed();
+            assert_eq!(libc::uname(&mut names), 0);
+            std::ffi::CStr::from_ptr(names.release.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        let mut numbers = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let found = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+        found >= (major, minor)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_asks_for_the_shortest_slice_at_normal_policy() {
+        let (policy, slice) = argon2(scheduling).await.expect("the work ran");
+        assert_eq!(policy, libc::SCHED_OTHER as u32, "the default is not idle");
+        if kernel_at_least(6, 12) {
+            assert_eq!(slice, HASHING_SLICE_NS, "the hashing thread's slice");
+        } else {
+            eprintln!("this kernel has no custom slices: the slice is not checked");
+        }
+        assert_ne!(
+            scheduling().1,
+            HASHING_SLICE_NS,
+            "the runtime's own threads keep the kernel's slice"
+        );
     }
 
     #[tokio::test]

@@ -83,6 +83,12 @@ pub async fn spawn(
     clock: Arc<dyn Clock>,
     listener: TcpListener,
 ) -> anyhow::Result<RunningServer> {
+    crate::secrets::set_hashing_priority(settings.hashing_priority).map_err(|chosen| {
+        anyhow::anyhow!(
+            "hashing priority: this process hashes at {chosen:?} already; \
+             its hashing threads have one priority for all its servers"
+        )
+    })?;
     let store = Store::connect_with(&settings.database_url, settings.db_limits)
         .await
         .context("connecting to the database")?;

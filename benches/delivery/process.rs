@@ -38,6 +38,17 @@ impl ServerProcess {
         name: &str,
         token_file: &Path,
     ) -> anyhow::Result<ServerProcess> {
+        Self::mailadmin_with(database_url, dir, name, token_file, &[])
+    }
+
+    /// [`ServerProcess::mailadmin`] with `extra` flags appended.
+    pub fn mailadmin_with(
+        database_url: &str,
+        dir: &Path,
+        name: &str,
+        token_file: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<ServerProcess> {
         let addr = free_loopback_addr()?;
         let mut command = Command::new(env!("CARGO_BIN_EXE_mailadmin-server"));
         command
@@ -56,6 +67,7 @@ impl ServerProcess {
                 "mailadmin.example,{}",
                 mailadmin_server::store::SEED_DOMAIN
             ))
+            .args(extra)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env("RUST_LOG", "info");
         ServerProcess::start(

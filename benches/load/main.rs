@@ -63,6 +63,9 @@ struct Options {
     rounds: usize,
     concurrency: Vec<usize>,
     backends: Vec<Backend>,
+    /// The server's `--hashing-priority` values to measure, one after the
+    /// other on the same seeded database.
+    priorities: Vec<String>,
 }
 
 fn options() -> Options {
@@ -81,6 +84,7 @@ fn options() -> Options {
         rounds: 6,
         concurrency: vec![16, 64],
         backends: vec![Backend::Sqlite, Backend::Postgres],
+        priorities: vec!["low".into()],
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -99,6 +103,15 @@ fn options() -> Options {
             "--rounds" => options.rounds = value().parse::<usize>().expect("--rounds N").max(1),
             "--concurrency" => options.concurrency = common::number_list(&value()),
             "--backend" => options.backends = Backend::parse_list(&value()),
+            "--hashing-priority" => {
+                options.priorities = value().split(',').map(|p| p.trim().to_string()).collect();
+                for priority in &options.priorities {
+                    assert!(
+                        ["low", "idle"].contains(&priority.as_str()),
+                        "--hashing-priority low,idle: not {priority:?}"
+                    );
+                }
+            }
             // `cargo bench` passes --bench; ignore what is not ours.
             _ => {}
         }
@@ -118,7 +131,8 @@ async fn main() -> anyhow::Result<()> {
     let mix = options.mix;
     println!(
         "mixed-load benchmark: {} accounts, {} of them log in; mix {}/{}/{} (checks/logins/writes) \
-         vs checks only, {:?} each in {} alternating rounds, concurrency {:?}",
+         vs checks only, {:?} each in {} alternating rounds, concurrency {:?}, \
+         hashing priority {:?}",
         options.accounts,
         options.logins,
         mix.checks,
@@ -126,7 +140,8 @@ async fn main() -> anyhow::Result<()> {
         mix.writes,
         options.measure,
         options.rounds,
-        options.concurrency
+        options.concurrency,
+        options.priorities
     );
     let mut report = Report::default();
     for &backend in &options.backends {
@@ -151,7 +166,6 @@ async fn run(
     options: &Options,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let dir = database.dir();
     let app = open_app(&database.url, Settings::new(&database.url)).await?;
     let seeding = Instant::now();
     common::seed(&app, 0, options.organizations, options.accounts).await?;
@@ -183,8 +197,50 @@ async fn run(
         seeding.elapsed().as_secs_f64()
     );
 
+    for (index, priority) in options.priorities.iter().enumerate() {
+        let run = Run {
+            logins: &logins,
+            alias_owners: seeded.rows.iter().map(|(_, id, _)| *id).collect(),
+            addresses: &seeded.addresses,
+            writes_organization,
+            priority,
+            first_name: (index as u64) << 32,
+        };
+        measure(database, options, &run, report).await?;
+    }
+    Ok(())
+}
+
+/// What one server of the run is measured with.
+struct Run<'a> {
+    logins: &'a [(String, i64)],
+    alias_owners: Vec<i64>,
+    addresses: &'a [String],
+    writes_organization: i64,
+    /// The server's `--hashing-priority`.
+    priority: &'a str,
+    /// Where this server's writes start numbering the names they create,
+    /// so no two servers of a run create the same one.
+    first_name: u64,
+}
+
+/// Starts the server at `run.priority` on the seeded database and measures
+/// the three workloads side by side at each concurrency.
+async fn measure(
+    database: &BenchDatabase,
+    options: &Options,
+    run: &Run<'_>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let dir = database.dir();
     let token_file = dir.join("operator.token");
-    let mut server = ServerProcess::mailadmin(&database.url, dir, "server", &token_file)?;
+    let mut server = ServerProcess::mailadmin_with(
+        &database.url,
+        dir,
+        &format!("server-{}", run.priority),
+        &token_file,
+        &["--hashing-priority", run.priority],
+    )?;
     server.ready(Instant::now()).await?;
     let operator_token = std::fs::read_to_string(&token_file)?.trim().to_string();
     let delivery_token = create_delivery_token(&server.url(), &operator_token).await?;
@@ -193,27 +249,27 @@ async fn run(
         delivery: DeliveryServiceClient::new(connect(&server.url(), &delivery_token).await?),
         admin: AdminServiceClient::new(operator.clone()),
         billing: BillingServiceClient::new(operator),
-        probes: load::workload(&seeded.addresses, 1 << 20, 9),
-        logins,
+        probes: load::workload(run.addresses, 1 << 20, 9),
+        logins: run.logins.to_vec(),
         password: PASSWORD.into(),
         wrong_logins_in: options.wrong_logins_in,
-        alias_owners: seeded.rows.iter().map(|(_, id, _)| *id).collect(),
-        writes_organization,
+        alias_owners: run.alias_owners.clone(),
+        writes_organization: run.writes_organization,
         domain: mailadmin_server::store::SEED_DOMAIN.into(),
         next_probe: Default::default(),
         next_login: Default::default(),
-        next_name: Default::default(),
+        next_name: run.first_name.into(),
     });
     shared
         .billing
         .clone()
         .top_up(pb::TopUpRequest {
-            organization_id: writes_organization,
+            organization_id: run.writes_organization,
             amount: Some(pb::Money {
                 amount: "100000.00".into(),
                 currency: "EUR".into(),
             }),
-            idempotency_key: "load-initial".into(),
+            idempotency_key: format!("load-initial-{}", run.priority),
             payment_reference: "load benchmark".into(),
         })
         .await?;
@@ -242,7 +298,7 @@ async fn run(
             load_before,
             loadavg()
         );
-        report.add(database.backend, concurrency, &results);
+        report.add(database.backend, run.priority, concurrency, &results);
     }
     server.stop().await
 }
@@ -305,10 +361,15 @@ struct Report {
 impl Report {
     /// `results`: checks only, the mix picked per call, the mix on
     /// workers of their own (as `run` measures them).
-    fn add(&mut self, backend: Backend, concurrency: usize, results: &[Measured]) {
+    fn add(&mut self, backend: Backend, priority: &str, concurrency: usize, results: &[Measured]) {
         let database = match backend {
             Backend::Sqlite => "SQLite",
             Backend::Postgres => "PostgreSQL",
+        };
+        // The default priority is unnamed, as in the tables of earlier runs.
+        let database = match priority {
+            "low" => database.to_string(),
+            other => format!("{database}, hashing {other}"),
         };
         let row =
             |table: &mut Vec<String>, workload: &str, class: &str, m: &Measured, t: &Tally| {

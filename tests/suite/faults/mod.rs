@@ -12,9 +12,11 @@
 //! - [`postgres_restart`]: a private PostgreSQL stopped and restarted under load;
 //! - [`topup_storm`]: SIGKILL during concurrent top-ups, every key retried;
 //! - [`sqlite_storage`]: the SQLite file's file system full, then freed;
+//! - [`check_flood`]: logins under a flood of recipient checks, hashing idle;
 //! - [`connection_flood`]: 10,000 connections opened at once and dropped;
 //! - [`slow_loris`]: connections and streams that never finish.
 
+mod check_flood;
 mod connection_flood;
 mod postgres_restart;
 mod slow_loris;
