@@ -22,9 +22,9 @@ const LOGIN_DEADLINE: Duration = Duration::from_secs(120);
 /// `SCHED_IDLE` in `/proc/<pid>/task/<tid>/stat`.
 const SCHED_IDLE: u64 = 5;
 
-/// The scheduling policy and nice value of each of the process's threads
-/// named `argon2-*` (the hashing threads), from `/proc`.
-fn hashing_threads(pid: u32) -> Vec<(String, u64, i64)> {
+/// The name and scheduling policy of each of the process's threads named
+/// `argon2-*` (the hashing threads), from `/proc`.
+fn hashing_threads(pid: u32) -> Vec<(String, u64)> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
     let mut threads = Vec::new();
     for task in tasks {
@@ -38,13 +38,12 @@ fn hashing_threads(pid: u32) -> Vec<(String, u64, i64)> {
         }
         let stat = std::fs::read_to_string(path.join("stat")).expect("the thread's stat");
         // Fields after the parenthesized name start at field 3 (state);
-        // nice is field 19 and policy field 41 (proc(5)).
+        // the policy is field 41 (proc(5)).
         let fields: Vec<&str> = stat[stat.rfind(')').expect("stat has a name") + 2..]
             .split_whitespace()
             .collect();
-        let nice = fields[19 - 3].parse().expect("nice");
         let policy = fields[41 - 3].parse().expect("policy");
-        threads.push((name, policy, nice));
+        threads.push((name, policy));
     }
     threads
 }
@@ -68,30 +67,22 @@ async fn authenticate(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_finish_under_a_flood_of_checks_with_idle_hashing() {
-    let Some(database) = FreshDatabase::create(Backend::Sqlite).await else {
+    // Creating the master hashes its password: the hashing threads start.
+    let Some(mut up) =
+        start_with_organization("Flood", "flood", &["--hashing-priority", "idle"]).await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token_file = dir.path().join("operator.token");
-    let mut server = ServerProcess::start(
-        &database.url,
-        dir.path(),
-        &token_file,
-        "check-flood",
-        &["--hashing-priority", "idle"],
-    );
-    let token = read_token_file(&mut server, &token_file).await;
-    let channel = server.channel().await;
-    let mut c = Clients::new(&channel, &token);
-    // Creating the master hashes its password: the hashing threads start.
-    let created = create_organization(&mut c.admin, "Flood", "flood").await;
-    let login = created.master.expect("master").primary_address;
+    let (mut operator, organization) = (up.operator.clone(), up.organization.clone());
+    let (server, channel) = (&mut up.server, up.channel.clone());
+    let login = organization.master.expect("master").primary_address;
     let password = password_for("flood-admin");
-    let delivery = Clients::new(&channel, &create_delivery_token(&mut c.admin).await).delivery;
+    let delivery_token = create_delivery_token(&mut operator.admin).await;
+    let delivery = Clients::new(&channel, &delivery_token).delivery;
 
     let threads = hashing_threads(server.pid());
     assert!(!threads.is_empty(), "no hashing thread in the server");
-    for (name, policy, _) in &threads {
+    for (name, policy) in &threads {
         assert_eq!(*policy, SCHED_IDLE, "{name} runs at policy {policy}");
     }
 
@@ -101,7 +92,7 @@ async fn logins_finish_under_a_flood_of_checks_with_idle_hashing() {
     let mut flooders = Vec::new();
     for _ in 0..FLOODERS {
         let channel = server.channel().await;
-        let delivery = Clients::new(&channel, &token).delivery;
+        let delivery = Clients::new(&channel, &delivery_token).delivery;
         let (flooding, checked, address) = (flooding.clone(), checked.clone(), login.clone());
         flooders.push(tokio::spawn(async move {
             while flooding.load(Ordering::Relaxed) {
@@ -151,5 +142,5 @@ async fn logins_finish_under_a_flood_of_checks_with_idle_hashing() {
 
     server.assert_running();
     server.kill().await;
-    database.drop_database().await;
+    up.database.drop_database().await;
 }

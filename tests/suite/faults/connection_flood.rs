@@ -70,23 +70,14 @@ async fn ten_thousand_connections_come_and_go() {
         limit >= CONNECTIONS as u64 + 2048,
         "the open files limit ({limit}) leaves no room for {CONNECTIONS} connections"
     );
-    let Some(database) = FreshDatabase::create(Backend::Sqlite).await else {
+    // Idle connections must outlive the flood: the preface deadline is not under test here.
+    let Some(mut up) =
+        start_with_organization("Flood", "flood", &["--handshake-timeout-ms", "300000"]).await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token_file = dir.path().join("operator.token");
-    // Idle connections must outlive the flood: the preface deadline is not under test here.
-    let mut server = ServerProcess::start(
-        &database.url,
-        dir.path(),
-        &token_file,
-        "flood",
-        &["--handshake-timeout-ms", "300000"],
-    );
-    let token = read_token_file(&mut server, &token_file).await;
-    let channel = server.channel().await;
-    let mut c = Clients::new(&channel, &token);
-    let created = create_organization(&mut c.admin, "Flood", "flood").await;
+    let (mut c, created) = (up.operator.clone(), up.organization.clone());
+    let (server, channel) = (&mut up.server, up.channel.clone());
     let org = created.organization.expect("organization").id;
     let address = created.master.expect("master").primary_address;
     let delivery_token = create_delivery_token(&mut c.admin).await;
@@ -213,5 +204,5 @@ async fn ten_thousand_connections_come_and_go() {
         .await);
     assert_ledger_balances(&c.billing, org).await;
     server.kill().await;
-    database.drop_database().await;
+    up.database.drop_database().await;
 }

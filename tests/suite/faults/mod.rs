@@ -73,6 +73,42 @@ async fn create_organization(
         .await)
 }
 
+/// What the single-server fault tests start from: `mailadmin-server` with
+/// `flags` as a process of its own on a fresh SQLite database (its log
+/// `<slug>.log`), the operator's clients, and organization `name` whose
+/// master is `<slug>-admin`.
+struct Started {
+    database: FreshDatabase,
+    /// Holds the server's log, key and token files while the test runs.
+    _dir: tempfile::TempDir,
+    server: ServerProcess,
+    operator_token: String,
+    channel: Channel,
+    operator: Clients,
+    organization: pb::CreateOrganizationResponse,
+}
+
+/// [`Started`], or `None` where the harness skips (no database).
+async fn start_with_organization(name: &str, slug: &str, flags: &[&str]) -> Option<Started> {
+    let database = FreshDatabase::create(Backend::Sqlite).await?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("operator.token");
+    let mut server = ServerProcess::start(&database.url, dir.path(), &token_file, slug, flags);
+    let operator_token = read_token_file(&mut server, &token_file).await;
+    let channel = server.channel().await;
+    let mut operator = Clients::new(&channel, &operator_token);
+    let organization = create_organization(&mut operator.admin, name, slug).await;
+    Some(Started {
+        database,
+        _dir: dir,
+        server,
+        operator_token,
+        channel,
+        operator,
+        organization,
+    })
+}
+
 /// A TopUp request of `cents` to `organization_id` under `key` (also its
 /// payment reference), answered within `timeout`.
 fn top_up_request(

@@ -118,22 +118,12 @@ async fn hoard(url: String, token: String) -> (usize, Vec<tonic::Streaming<pb::D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfinished_connections_and_streams_do_not_starve_others() {
-    let Some(database) = FreshDatabase::create(Backend::Sqlite).await else {
+    let Some(mut up) = start_with_organization("Loris", "loris", SERVER_FLAGS).await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token_file = dir.path().join("operator.token");
-    let mut server = ServerProcess::start(
-        &database.url,
-        dir.path(),
-        &token_file,
-        "loris",
-        SERVER_FLAGS,
-    );
-    let token = read_token_file(&mut server, &token_file).await;
-    let channel = server.channel().await;
-    let mut c = Clients::new(&channel, &token);
-    let created = create_organization(&mut c.admin, "Loris", "loris").await;
+    let (mut c, created) = (up.operator.clone(), up.organization.clone());
+    let (server, channel) = (&mut up.server, up.channel.clone());
+    let token = up.operator_token.clone();
     let address = created.master.expect("master").primary_address;
     let delivery_token = create_delivery_token(&mut c.admin).await;
     let pid = server.pid();
@@ -249,5 +239,5 @@ async fn unfinished_connections_and_streams_do_not_starve_others() {
     .await;
     server.assert_running();
     server.kill().await;
-    database.drop_database().await;
+    up.database.drop_database().await;
 }
