@@ -27,6 +27,9 @@
 //! and its errors by status code, and the ratio of the recipient checks'
 //! p99 under the mixed load to their p99 alone (the goal: within 2×).
 //! Every answer is checked; a wrong one fails the run.
+//! `--hashing-priority low,idle` measures it all once per value of the
+//! server's flag, each on a server of its own over the same seeded
+//! database (default: `low` only).
 
 #[path = "../common/mod.rs"]
 mod common;
